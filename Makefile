@@ -1,0 +1,108 @@
+# cvpipe: one GNU Makefile, no recursion, no configure step.
+# Adding filters/cv-foo.c adds the program cv-foo; adding tests/unit/test-foo.c
+# adds a unit test; both without editing this file.
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+CC ?= cc
+CFLAGS ?= -O2 -g
+LIBS_PC = rdkafka avro-c gsl sqlite3 jansson
+
+# Install missing system packages before pkg-config is asked (fresh machine).
+ifeq ($(filter clean help,$(MAKECMDGOALS)),)
+ifneq ($(shell pkg-config --exists $(LIBS_PC) 2>/dev/null && echo ok),ok)
+$(info cvpipe: libraries missing, running scripts/install-deps)
+$(shell scripts/install-deps >&2)
+endif
+endif
+
+WARN = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
+	-Wformat=2 -Wmissing-prototypes -Wpointer-arith -Wno-unused-parameter \
+	-Wvla -Werror=implicit-function-declaration
+PC_CFLAGS := $(shell pkg-config --cflags $(LIBS_PC) 2>/dev/null)
+PC_LIBS := $(shell pkg-config --libs $(LIBS_PC) 2>/dev/null) -lm
+
+ifdef SANITIZE
+B = build/san
+SANFLAGS = -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+B = build/rel
+SANFLAGS =
+endif
+
+ALL_CFLAGS = $(WARN) $(PC_CFLAGS) -Ifilters -I$(B) $(CFLAGS) $(SANFLAGS) -MMD -MP
+ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
+
+PROGS_SRC = $(wildcard filters/cv-*.c)
+PROGS = $(PROGS_SRC:filters/%.c=$(B)/bin/%)
+LIB_SRC = $(wildcard filters/lib/*.c)
+LIB_OBJ = $(LIB_SRC:filters/%.c=$(B)/%.o) $(B)/lib/schemas_embedded.o
+UNIT_SRC = $(wildcard tests/unit/test-*.c)
+UNITS = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz-*.c)
+SCHEMAS = $(wildcard schemas/*.avsc)
+
+.PHONY: all test test-san test-valgrind run bench fuzz install clean
+all: $(PROGS) $(UNITS) bin
+
+# bin/ points at the current build so scripts and README examples find the programs.
+bin: $(PROGS)
+	@rm -f bin; ln -s $(B)/bin bin
+
+$(B)/lib/schemas_embedded.c: $(SCHEMAS) scripts/embed-schemas
+	@mkdir -p $(@D)
+	scripts/embed-schemas $(SCHEMAS) > $@
+
+$(B)/lib/%.o: $(B)/lib/%.c
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/%.o: filters/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/libcv.a: $(LIB_OBJ)
+	rm -f $@; ar rcs $@ $^
+
+$(B)/bin/%: $(B)/%.o $(B)/libcv.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(B)/libcv.a $(PC_LIBS)
+
+$(B)/tests/%.o: tests/unit/%.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itests/unit -c -o $@ $<
+
+$(B)/tests/test-%: $(B)/tests/test-%.o $(B)/libcv.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $< $(B)/libcv.a $(PC_LIBS)
+
+test: all
+	tests/run $(B)
+
+# The whole suite again under AddressSanitizer and UBSan, in build/san.
+test-san:
+	$(MAKE) SANITIZE=address,undefined all
+	tests/run build/san
+
+test-valgrind: all
+	VALGRIND=1 tests/run $(B)
+
+run: all
+	pipelines/adhoc.sh
+
+bench: all
+	scripts/bench
+
+fuzz:
+	scripts/fuzz
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+		$(DESTDIR)$(PREFIX)/share/cvpipe/schemas
+	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin
+	for m in filters/*.1; do [ -e "$$m" ] && install -m 644 $$m \
+		$(DESTDIR)$(PREFIX)/share/man/man1; done; true
+	install -m 644 $(SCHEMAS) $(DESTDIR)$(PREFIX)/share/cvpipe/schemas
+
+clean:
+	rm -rf build bin
+
+-include $(shell find build -name '*.d' 2>/dev/null)

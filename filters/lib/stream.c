@@ -1,0 +1,466 @@
+/*
+ * stream.c: sources and sinks over Avro container streams on files and
+ * pipes, the reject policy and the reconciling summary.
+ */
+#include <err.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "lib/ocf.h"
+#include "lib/schema.h"
+#include "lib/stream.h"
+
+volatile sig_atomic_t stream_stop;
+struct tally tally;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stream_stop = 1;
+}
+
+void
+stream_init(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: a blocked read returns EINTR and the loop ends. */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+void
+stream_idle(void)
+{
+	ocf_flush_all();
+	fflush(stdout);
+}
+
+const char *
+rec_where(const struct rec *r)
+{
+	static char where[512];
+
+	if (r->partition >= 0)
+		snprintf(where, sizeof(where), "%s[%d]@%lld", r->origin,
+		    (int)r->partition, (long long)r->seqno);
+	else
+		snprintf(where, sizeof(where), "%s: record %lld", r->origin,
+		    (long long)r->seqno);
+	return where;
+}
+
+struct src {
+	char		**paths;
+	int		  npaths, cur;
+	int		  fd;
+	struct ocf_reader *ocf;
+	int		  header_seq;
+	avro_schema_t	  reader;	/* value schema */
+	avro_schema_t	  writer;	/* of the current header */
+	int		  reader_owned;
+	char		 *text;		/* value schema's text */
+	avro_value_iface_t *value_iface;
+	avro_value_t	  value;
+	avro_value_iface_t *resolver;	/* NULL when writer == reader */
+	avro_value_t	  resolved;
+	avro_reader_t	  mem;
+	int64_t		  left;		/* records left in the block */
+	int64_t		  seqno;
+	struct rec	  rec;
+};
+
+struct src *
+src_open(char *const *paths, int n, const char *reader_schema)
+{
+	static char *dash[] = { "-" };
+	struct src *s = ecalloc(1, sizeof(*s));
+	int i;
+
+	if (n == 0) {
+		paths = dash;
+		n = 1;
+	}
+	s->paths = ecalloc((size_t)n, sizeof(*s->paths));
+	for (i = 0; i < n; i++)
+		s->paths[i] = estrdup(paths[i]);
+	s->npaths = n;
+	s->cur = -1;
+	s->fd = -1;
+	if (reader_schema != NULL) {
+		s->reader = schema_get(reader_schema);
+		s->text = estrdup(schema_text(reader_schema));
+		s->value_iface = avro_generic_class_from_schema(s->reader);
+		avro_generic_value_new(s->value_iface, &s->value);
+	}
+	s->mem = avro_reader_memory("", 0);
+	s->rec.value = &s->value;
+	s->rec.partition = -1;
+	s->rec.timestamp_ms = -1;
+	return s;
+}
+
+static void
+drop_resolver(struct src *s)
+{
+	if (s->resolver != NULL) {
+		avro_value_decref(&s->resolved);
+		avro_value_iface_decref(s->resolver);
+		s->resolver = NULL;
+	}
+}
+
+static void
+close_input(struct src *s)
+{
+	ocf_reader_close(s->ocf);
+	s->ocf = NULL;
+	if (s->fd > 0)
+		close(s->fd);
+	s->fd = -1;
+}
+
+/* Open the next input; -1 when there is none left. */
+static int
+open_next(struct src *s)
+{
+	const char *path;
+
+	close_input(s);
+	while (++s->cur < s->npaths) {
+		path = s->paths[s->cur];
+		if (strcmp(path, "-") == 0)
+			s->fd = 0;
+		else if ((s->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+			if (reject(path, 0, NULL, 0, NULL, "%s",
+			    strerror(errno)) < 0)
+				return -2;
+			continue;
+		}
+		s->ocf = ocf_reader_open(s->fd, path);
+		s->header_seq = 0;
+		s->seqno = 0;
+		return 0;
+	}
+	return -1;
+}
+
+static const char *
+schema_label(avro_schema_t sc)
+{
+	return is_avro_named_type(sc) ? avro_schema_name(sc) :
+	    avro_schema_type_name(sc);
+}
+
+/* A new header: parse its schema and set up resolution to the reader. */
+static int
+use_header(struct src *s)
+{
+	const char *text = ocf_schema_text(s->ocf);
+	const char *name = s->paths[s->cur];
+
+	if (s->writer != NULL)
+		avro_schema_decref(s->writer);
+	s->writer = NULL;
+	drop_resolver(s);
+	if (avro_schema_from_json_length(text, strlen(text), &s->writer)) {
+		s->writer = NULL;
+		return reject(name, 0, NULL, 0, NULL, "header schema: %s",
+		    avro_strerror());
+	}
+	if (s->reader == NULL) {
+		s->reader = avro_schema_incref(s->writer);
+		s->reader_owned = 1;
+		s->text = estrdup(text);
+		s->value_iface = avro_generic_class_from_schema(s->reader);
+		avro_generic_value_new(s->value_iface, &s->value);
+	}
+	if (avro_schema_equal(s->writer, s->reader))
+		return 0;
+	s->resolver = avro_resolved_writer_new(s->writer, s->reader);
+	if (s->resolver == NULL) {
+		int rc = reject(name, 0, NULL, 0, NULL, "writer schema %s "
+		    "does not resolve to %s: %s", schema_label(s->writer),
+		    schema_label(s->reader), avro_strerror());
+
+		avro_schema_decref(s->writer);
+		s->writer = NULL;
+		return rc;
+	}
+	avro_resolved_writer_new_value(s->resolver, &s->resolved);
+	avro_resolved_writer_set_dest(&s->resolved, &s->value);
+	return 0;
+}
+
+int
+src_next(struct src *s, struct rec **out)
+{
+	const char *data;
+	size_t len;
+	int64_t count, lost;
+	int rc;
+
+	for (;;) {
+		if (stream_stop)
+			return 0;
+		if (s->left > 0 && s->writer != NULL) {
+			avro_value_reset(&s->value);
+			s->seqno++;
+			s->left--;
+			tally.read++;
+			rc = avro_value_read(s->mem, s->resolver ?
+			    &s->resolved : &s->value);
+			if (rc == 0) {
+				s->rec.origin = s->paths[s->cur];
+				s->rec.seqno = s->seqno;
+				*out = &s->rec;
+				return 1;
+			}
+			/* The rest of the block cannot be framed. */
+			s->rec.origin = s->paths[s->cur];
+			s->rec.seqno = s->seqno;
+			tally.read += s->left;
+			lost = s->left + 1;
+			s->left = 0;
+			if (reject(rec_where(&s->rec), lost, NULL, 0, NULL,
+			    "cannot decode (%s); %lld record(s) of block "
+			    "%lld lost", avro_strerror(), (long long)lost,
+			    (long long)ocf_block_no(s->ocf)) < 0)
+				return -1;
+			continue;
+		}
+		if (s->ocf == NULL) {
+			rc = open_next(s);
+			if (rc == -2)
+				return -1;
+			if (rc < 0)
+				return 0;
+		}
+		rc = ocf_next_block(s->ocf, &data, &len, &count);
+		if (rc == 0) {
+			if (open_next(s) == -1)
+				return 0;
+			continue;
+		}
+		if (rc < 0) {
+			lost = ocf_lost(s->ocf);
+			if (lost > 0)
+				tally.read += lost;
+			if (reject(s->paths[s->cur], lost > 0 ? lost : 0, NULL,
+			    0, NULL, "%s", ocf_error(s->ocf)) < 0)
+				return -1;
+			continue;
+		}
+		if (ocf_header_seq(s->ocf) != s->header_seq) {
+			s->header_seq = ocf_header_seq(s->ocf);
+			if (use_header(s) < 0)
+				return -1;
+		}
+		if (s->writer == NULL) {
+			/* Unusable header: its records cannot be read. */
+			tally.read += count;
+			if (reject(s->paths[s->cur], count, NULL, 0, NULL,
+			    "block %lld: %lld record(s) under an unusable "
+			    "schema", (long long)ocf_block_no(s->ocf),
+			    (long long)count) < 0)
+				return -1;
+			continue;
+		}
+		avro_reader_memory_set_source(s->mem, data, (int64_t)len);
+		s->left = count;
+	}
+}
+
+void
+src_ack(struct src *s, struct rec *r)
+{
+	(void)s;
+	(void)r;
+}
+
+avro_schema_t
+src_schema(struct src *s)
+{
+	return s->reader;
+}
+
+const char *
+src_schema_text(struct src *s)
+{
+	return s->text;
+}
+
+void
+src_close(struct src *s)
+{
+	int i;
+
+	if (s == NULL)
+		return;
+	close_input(s);
+	drop_resolver(s);
+	if (s->value_iface != NULL) {
+		avro_value_decref(&s->value);
+		avro_value_iface_decref(s->value_iface);
+	}
+	if (s->writer != NULL)
+		avro_schema_decref(s->writer);
+	if (s->reader_owned)
+		avro_schema_decref(s->reader);
+	avro_reader_free(s->mem);
+	for (i = 0; i < s->npaths; i++)
+		free(s->paths[i]);
+	free(s->paths);
+	free(s->text);
+	free(s);
+}
+
+struct sink {
+	char		*path;
+	int		 fd;
+	struct ocf_writer *ocf;
+};
+
+struct sink *
+sink_open(const char *path, const char *schema_text)
+{
+	struct sink *k = ecalloc(1, sizeof(*k));
+
+	if (path == NULL || strcmp(path, "-") == 0) {
+		k->path = estrdup("stdout");
+		k->fd = 1;
+	} else {
+		k->path = estrdup(path);
+		k->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		    0666);
+		if (k->fd < 0)
+			err(1, "%s", path);
+	}
+	k->ocf = ocf_writer_open(k->fd, k->path, schema_text);
+	if (k->ocf == NULL)
+		err(1, "%s", k->path);
+	return k;
+}
+
+void
+sink_put(struct sink *k, avro_value_t *v, const void *key, size_t keylen)
+{
+	(void)key;
+	(void)keylen;
+	if (ocf_write_value(k->ocf, v) < 0) {
+		if (errno == EINVAL)
+			errx(1, "%s: cannot encode: %s", k->path,
+			    avro_strerror());
+		err(1, "%s", k->path);
+	}
+	tally.written++;
+}
+
+void
+sink_close(struct sink *k)
+{
+	if (k == NULL)
+		return;
+	if (ocf_writer_close(k->ocf) < 0)
+		err(1, "%s", k->path);
+	if (k->fd > 1 && close(k->fd) < 0)
+		err(1, "%s", k->path);
+	free(k->path);
+	free(k);
+}
+
+enum policy { ON_FAIL, ON_SKIP, ON_FILE };
+static enum policy policy = ON_FAIL;
+static FILE *reject_fp;
+static char *reject_path;
+static int failed;
+
+int
+reject_policy(const char *arg)
+{
+	if (strcmp(arg, "fail") == 0)
+		policy = ON_FAIL;
+	else if (strcmp(arg, "skip") == 0)
+		policy = ON_SKIP;
+	else {
+		if ((reject_fp = fopen(arg, "w")) == NULL) {
+			warn("%s", arg);
+			return -1;
+		}
+		reject_path = estrdup(arg);
+		policy = ON_FILE;
+	}
+	return 0;
+}
+
+static void
+write_reject(const char *where, const char *reason, const char *input,
+    size_t inlen, avro_value_t *value)
+{
+	json_t *o = json_object(), *rec = NULL;
+	char *js;
+
+	json_object_set_new(o, "where", json_string(where));
+	json_object_set_new(o, "reason", json_string(reason));
+	if (input != NULL)
+		json_object_set_new(o, "input", json_stringn(input, inlen));
+	if (value != NULL && avro_value_to_json(value, 1, &js) == 0) {
+		rec = json_loads(js, 0, NULL);
+		free(js);
+	}
+	if (rec != NULL)
+		json_object_set_new(o, "record", rec);
+	js = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (js != NULL)
+		fprintf(reject_fp, "%s\n", js);
+	free(js);
+	json_decref(o);
+}
+
+int
+reject(const char *where, int64_t n, const char *input, size_t inlen,
+    avro_value_t *value, const char *fmt, ...)
+{
+	char reason[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	tally.rejected += n;
+	failed = 1;
+	if (policy == ON_FILE)
+		write_reject(where, reason, input, inlen, value);
+	else
+		warnx("%s: %s", where, reason);
+	return policy == ON_FAIL ? -1 : 0;
+}
+
+int
+tally_finish(int verbose)
+{
+	if (reject_fp != NULL) {
+		if (fclose(reject_fp) == EOF)
+			warn("%s", reject_path);
+		reject_fp = NULL;
+	}
+	if (verbose || tally.rejected > 0)
+		warnx("read %lld = written %lld + absorbed %lld + rejected "
+		    "%lld%s%s", (long long)tally.read,
+		    (long long)tally.written, (long long)tally.absorbed,
+		    (long long)tally.rejected, reject_path ? "; rejects in " :
+		    "", reject_path ? reject_path : "");
+	free(reject_path);
+	reject_path = NULL;
+	return failed ? 1 : 0;
+}

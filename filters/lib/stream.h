@@ -1,0 +1,108 @@
+/*
+ * stream.h: record sources and sinks, the one interface every filter
+ * uses whether its records come from files, pipes or (later) Kafka.
+ *
+ * A source yields records decoded into the schema the filter asked for,
+ * each with a key, a position for messages and an acknowledgement; a
+ * sink takes records with a key.  The library counts what went through
+ * so a filter can end with a summary that reconciles:
+ *	read = written + absorbed + rejected
+ * (absorbed: records that only update state, e.g. index values in
+ * cv-features).
+ */
+#ifndef CV_STREAM_H
+#define CV_STREAM_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include <avro.h>
+
+#include "lib/util.h"
+
+/* Set by SIGINT/SIGTERM: sources then report the end of input. */
+extern volatile sig_atomic_t stream_stop;
+
+/* Install the signal handlers; call once at the start of main. */
+void	stream_init(void);
+
+/* Flush every sink: called whenever a source is about to wait. */
+void	stream_idle(void);
+
+struct rec {
+	avro_value_t	*value;		/* in the source's value schema */
+	const char	*key;		/* NULL for files and pipes */
+	size_t		 keylen;
+	int64_t		 timestamp_ms;	/* -1 if the transport has none */
+	const char	*origin;	/* file name ("-" stdin) or topic */
+	int32_t		 partition;	/* -1 for files */
+	int64_t		 seqno;		/* record number (1-based) or offset */
+};
+
+/* "in.avro: record 812" or "topic[3]@81234", in a static buffer. */
+const char	*rec_where(const struct rec *);
+
+struct src;
+
+/*
+ * Read the Avro container streams in paths[0..n-1] one after the other
+ * (n == 0 or "-": standard input).  Records are decoded into the embedded
+ * schema called reader_schema, resolving each writer schema to it; with
+ * reader_schema NULL the first writer schema is used for all inputs.
+ */
+struct src	*src_open(char *const *paths, int n, const char *reader_schema);
+
+/*
+ * Next record: 1 with *r set (valid until the next call); 0 at the end of
+ * every input or after a stop signal; -1 when --on-error fail says stop.
+ * Bad input is reported through reject() before this returns.
+ */
+int		 src_next(struct src *, struct rec **r);
+
+/* The record is done with: its outputs have been handed to a sink. */
+void		 src_ack(struct src *, struct rec *);
+
+/* Schema of the values src_next yields, and the JSON text of that
+ * schema as the writer gave it (NULL before the first header). */
+avro_schema_t	 src_schema(struct src *);
+const char	*src_schema_text(struct src *);
+void		 src_close(struct src *);
+
+struct sink;
+
+/*
+ * Write Avro container records to path (NULL or "-": standard output)
+ * with schema_text as the header schema.  A write error ends the program
+ * with "prog: path: reason" and status 1.
+ */
+struct sink	*sink_open(const char *path, const char *schema_text);
+void		 sink_put(struct sink *, avro_value_t *, const void *key,
+		    size_t keylen);
+void		 sink_close(struct sink *);
+
+/* --on-error: "fail" (default), "skip", or a file for rejected input. */
+int		 reject_policy(const char *arg);
+
+/*
+ * Reject n input records found at where.  Prints "prog: where: reason";
+ * with a reject file, writes there instead one JSON line with where,
+ * reason and the input (raw text, or the decoded record).  Returns 0 to
+ * go on, -1 when the policy is fail.
+ */
+int		 reject(const char *where, int64_t n, const char *input,
+		    size_t inlen, avro_value_t *value, const char *fmt, ...)
+		    PRINTF(6, 7);
+
+struct tally {
+	int64_t	read, written, absorbed, rejected;
+};
+extern struct tally tally;
+
+/*
+ * Print the summary (always when something was rejected, else with
+ * verbose) and close the reject file; returns the exit status: 1 if
+ * anything was rejected or failed, else 0.
+ */
+int		 tally_finish(int verbose);
+
+#endif
