@@ -114,6 +114,26 @@ select_columns(struct out *o, const char *list)
 	free(copy);
 }
 
+/* A cell as one table line: control characters shown escaped. */
+static char *
+table_text(const char *s)
+{
+	struct buf b = { 0 };
+
+	buf_add(&b, "", 0);
+	for (; *s; s++) {
+		if (*s == '\n')
+			buf_add(&b, "\\n", 2);
+		else if (*s == '\t')
+			buf_add(&b, "\\t", 2);
+		else if ((unsigned char)*s < 0x20)
+			buf_addf(&b, "\\x%02x", (unsigned char)*s);
+		else
+			buf_addc(&b, *s);
+	}
+	return b.p;
+}
+
 static void
 add_padded(struct buf *b, const char *s, size_t width, int right, int last)
 {
@@ -131,14 +151,16 @@ static void
 print_table_row(struct out *o, char *const *cells, int header)
 {
 	size_t i, c;
+	char *text;
 
 	for (i = 0; i < o->ncols; i++) {
 		c = o->cols[i];
+		text = table_text(cells[c] ? cells[c] : "");
 		if (i)
 			buf_add(&o->line, "  ", 2);
-		add_padded(&o->line, cells[c] ? cells[c] : "", o->width[i],
-		    !header && flat_coltype(o->flat, c) != FLAT_TEXT,
-		    i + 1 == o->ncols);
+		add_padded(&o->line, text, o->width[i], !header &&
+		    flat_coltype(o->flat, c) != FLAT_TEXT, i + 1 == o->ncols);
+		free(text);
 	}
 	buf_addc(&o->line, '\n');
 	write_line(&o->line);
@@ -187,7 +209,7 @@ hold_row(struct out *o, char *const *cells)
 	o->held = erealloc(o->held, (o->nheld + 1) * n * sizeof(*o->held));
 	row = o->held + o->nheld++ * n;
 	for (i = 0; i < n; i++)
-		row[i] = cells[i] ? estrdup(cells[i]) : NULL;
+		row[i] = cells[i] ? table_text(cells[i]) : NULL;
 	if (o->nheld == TABLE_SAMPLE)
 		release_table(o);
 }

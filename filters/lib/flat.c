@@ -206,7 +206,7 @@ static enum flat_type
 cell_type(struct node *n)
 {
 	switch (n->kind) {
-	case K_BOOL: case K_INT: case K_LONG:
+	case K_INT: case K_LONG:
 		return n->logical == L_NONE ? FLAT_INTEGER : FLAT_TEXT;
 	case K_FLOAT: case K_DOUBLE:
 		return FLAT_REAL;
