@@ -1,0 +1,54 @@
+#!/bin/sh
+# adhoc.sh: the main job on the shipped data (make run).  Ingests the market
+# indices and the vehicle sales into Event streams under out/, printing each
+# input's reconciliation (read = written + rejected) and a look at the data.
+# Rejected rows go to out/rejects-*.json with their file:line and reason.
+set -u
+cd "$(dirname "$0")/.."
+PATH=$PWD/bin:$PATH
+D=pipelines/data
+M=pipelines/maps
+mkdir -p out
+
+# ingest NAME MAP [cv-ingest options] FILE...: cv-ingest exits 1 when it
+# rejected rows (the real data has some); anything worse stops the job.
+ingest() {
+	name=$1; shift
+	printf '%-22s ' "$name"
+	cv-ingest -v -e "out/rejects-$name.json" -o "out/$name.avro" "$@" \
+	    2>&1 | grep 'read' | sed 's/^cv-ingest: //'
+	[ -s "out/$name.avro" ] || { echo "adhoc: $name: no output" >&2; exit 1; }
+}
+
+echo "== ingest (rejects in out/rejects-*.json)"
+ingest cpi-used-sa     -M $M/fred.map -s source=bls.cpi.used.sa $D/CUSR0000SETA02_*.csv
+ingest cpi-used-nsa    -M $M/fred.map -s source=bls.cpi.used.nsa $D/CUUR0000SETA02_*.csv
+for r in 1:northeast 2:midwest 3:south 4:west; do
+	ingest "cpi-$(echo $r | cut -d: -f2)" -M $M/fred.map \
+	    -s source=bls.cpi.used.nsa -s region="$(echo $r | cut -d: -f2)" \
+	    $D/CUUR0$(echo $r | cut -d: -f1)00SETA02_*.csv
+done
+ingest sales-new-saar  -M $M/fred-volume.map -s source=fred.totalsa $D/TOTALSA_*.csv
+ingest used-dealer-usd -M $M/fred-volume.map -s source=census.mrts.used $D/MRTSSM44112USN_*.csv
+ingest manheim-uvvi    -M $M/manheim.map $D/manheim_uvvi_*.csv
+ingest auction-sales   -M $M/auction.map $D/auction_toyota_camry_12k.csv $D/auction_honda_odyssey_3500.csv
+ingest uk-listings     -M $M/uk-listings.map $D/uk_used_cars_100k.csv
+
+echo
+echo "== used-car CPI (SA), last 6 months known"
+cv-cat -f csv -c IndexObs.period,IndexObs.published_at,IndexObs.value \
+    out/cpi-used-sa.avro | tail -6 | tr , '\t'
+
+echo
+echo "== auction sales in event time, first 8"
+cv-cat -f table -c VehicleObs.observed_at,VehicleObs.segment,VehicleObs.region,VehicleObs.model_year,VehicleObs.mileage_km,VehicleObs.condition,VehicleObs.price,VehicleObs.reference_value \
+    out/auction-sales.avro | head -9
+
+echo
+echo "== auction sales per segment (top 8)"
+cv-cat -f csv -c VehicleObs.segment out/auction-sales.avro | sed 1d |
+    sort | uniq -c | sort -rn | head -8
+
+echo
+echo "== first rejects"
+cat out/rejects-auction-sales.json | head -3
