@@ -70,6 +70,7 @@ struct src {
 	avro_schema_t	  writer;	/* of the current header */
 	int		  reader_owned;
 	char		 *text;		/* value schema's text */
+	char		 *reader_name;	/* embedded schema asked for, or NULL */
 	avro_value_iface_t *value_iface;
 	avro_value_t	  value;
 	avro_value_iface_t *resolver;	/* NULL when writer == reader */
@@ -99,6 +100,7 @@ src_open(char *const *paths, int n, const char *reader_schema)
 	s->fd = -1;
 	if (reader_schema != NULL) {
 		s->reader = schema_get(reader_schema);
+		s->reader_name = estrdup(reader_schema);
 		s->text = estrdup(schema_text(reader_schema));
 		s->value_iface = avro_generic_class_from_schema(s->reader);
 		avro_generic_value_new(s->value_iface, &s->value);
@@ -191,7 +193,8 @@ use_header(struct src *s)
 	if (s->resolver == NULL) {
 		int rc = reject(name, 0, NULL, 0, NULL, "writer schema %s "
 		    "does not resolve to %s: %s", schema_label(s->writer),
-		    schema_label(s->reader), avro_strerror());
+		    s->reader_name ? s->reader_name : schema_label(s->reader),
+		    avro_strerror());
 
 		avro_schema_decref(s->writer);
 		s->writer = NULL;
@@ -322,6 +325,7 @@ src_close(struct src *s)
 		free(s->paths[i]);
 	free(s->paths);
 	free(s->text);
+	free(s->reader_name);
 	free(s);
 }
 
