@@ -12,9 +12,12 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <poll.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -175,21 +178,38 @@ def_index(struct ingest *g, const char *name)
 	return -1;
 }
 
+/*
+ * Settings are held by position in the type's field list, so they
+ * cannot carry over to another type: a type after fields is an error.
+ */
 static void
 set_type(struct ingest *g, const char *type, const char *where)
 {
-	if (strcmp(type, "vehicle") == 0) {
-		g->is_vehicle = 1;
-		g->defs = vehicle_defs;
-		g->ndefs = NELEM(vehicle_defs);
-	} else if (strcmp(type, "index") == 0) {
-		g->is_vehicle = 0;
-		g->defs = index_defs;
-		g->ndefs = NELEM(index_defs);
-	} else {
+	const struct fmap *m;
+	int vehicle;
+	size_t i;
+
+	if (strcmp(type, "vehicle") == 0)
+		vehicle = 1;
+	else if (strcmp(type, "index") == 0)
+		vehicle = 0;
+	else {
 		warnx("%s: type: %s: not vehicle or index", where, type);
 		exit(2);
 	}
+	for (i = 0; g->defs != NULL && vehicle != g->is_vehicle &&
+	    i < g->ndefs; i++) {
+		m = &g->map[i];
+		if (m->column || m->constant || m->format || m->missing ||
+		    m->miles || m->scale != SCALE_01) {
+			warnx("%s: type=%s after a %s field: give the type "
+			    "first", where, type, g->defs[i].name);
+			exit(2);
+		}
+	}
+	g->is_vehicle = vehicle;
+	g->defs = vehicle ? vehicle_defs : index_defs;
+	g->ndefs = vehicle ? NELEM(vehicle_defs) : NELEM(index_defs);
 }
 
 static void
@@ -450,6 +470,25 @@ add_key_part(struct buf *b, const char *s)
 	}
 }
 
+/*
+ * Add one more level, "/" and the key part of s, unless the part comes
+ * out empty (a trim of "-" or an em dash): the key is then shorter, not
+ * "make/model/" with nothing after the slash.  Returns 1 if added.
+ */
+static int
+add_key_level(struct buf *b, const char *s)
+{
+	size_t len = b->len;
+
+	buf_addc(b, '/');
+	add_key_part(b, s);
+	if (b->len > len + 1)
+		return 1;
+	b->len = len;
+	b->p[len] = '\0';
+	return 0;
+}
+
 static void
 set_string(avro_value_t *rec, int idx, const char *s, int nullable)
 {
@@ -634,6 +673,9 @@ ingest_row(struct ingest *g)
 			if (g->defs[i].required)
 				bad = bad_row(g, "%s: missing",
 				    source_name(g, i));
+			else if (g->defs[i].dflt != NULL)
+				/* Blank means unknown, as when not mapped. */
+				str[i] = estrdup(g->defs[i].dflt);
 			continue;
 		}
 		switch (g->defs[i].kind) {
@@ -665,12 +707,9 @@ ingest_row(struct ingest *g)
 			    age);
 		if (!bad && str[V_SEGMENT] == NULL) {
 			add_key_part(&key, str[V_MAKE]);
-			buf_addc(&key, '/');
-			add_key_part(&key, str[V_MODEL]);
-			if (str[V_TRIM] != NULL && *str[V_TRIM]) {
-				buf_addc(&key, '/');
-				add_key_part(&key, str[V_TRIM]);
-			}
+			if (add_key_level(&key, str[V_MODEL]) &&
+			    str[V_TRIM] != NULL)
+				add_key_level(&key, str[V_TRIM]);
 			str[V_SEGMENT] = estrdup(key.p);
 		}
 	}
@@ -854,7 +893,9 @@ release_sorted(struct ingest *g)
 	avro_reader_t rd = avro_reader_memory("", 0);
 	size_t i;
 
-	qsort(g->keys, g->nkeys, sizeof(*g->keys), by_time);
+	/* qsort(3) may not be given a null array, even an empty one. */
+	if (g->nkeys > 0)
+		qsort(g->keys, g->nkeys, sizeof(*g->keys), by_time);
 	for (i = 0; i < g->nkeys; i++) {
 		avro_reader_memory_set_source(rd, g->held.p + g->keys[i].off,
 		    (int64_t)g->keys[i].len);
@@ -864,6 +905,40 @@ release_sorted(struct ingest *g)
 		sink_put(g->sink, &g->event, NULL, 0);
 	}
 	avro_reader_free(rd);
+}
+
+/*
+ * stdio calls this when the buffer of an input is empty.  If the
+ * descriptor has nothing either, the rows converted so far go out
+ * before the wait (stream_idle), so an idle pipe passes each row on at
+ * once instead of holding it until a block fills.  A signal ends the
+ * input.
+ */
+static ssize_t
+idle_read(void *cookie, char *p, size_t len)
+{
+	struct pollfd pfd = { .fd = (int)(intptr_t)cookie, .events = POLLIN };
+	ssize_t n;
+
+	if (poll(&pfd, 1, 0) == 0)
+		stream_idle();
+	n = read(pfd.fd, p, len);
+	if (n < 0 && errno == EINTR && stream_stop)
+		return 0;
+	return n;
+}
+
+/* Read fp's descriptor through idle_read; fclose() it before fp. */
+static FILE *
+idle_open(FILE *fp)
+{
+	static const cookie_io_functions_t io = { .read = idle_read };
+	FILE *in;
+
+	in = fopencookie((void *)(intptr_t)fileno(fp), "r", io);
+	if (in == NULL)
+		err(1, "fopencookie");
+	return in;
 }
 
 static void
@@ -928,7 +1003,7 @@ main(int argc, char *argv[])
 	struct ingest g = { 0 };
 	const char *out = NULL;
 	char **files, *where;
-	FILE *fp;
+	FILE *fp, *in;
 	int c, i, nfiles, verbose = 0, status, failed = 0;
 	double t0 = now_seconds();
 
@@ -1019,9 +1094,11 @@ main(int argc, char *argv[])
 				g.stop = 1;
 			continue;
 		}
-		if ((g.json ? ingest_json(&g, fp) : ingest_csv(&g, fp)) < 0)
+		in = idle_open(fp);
+		if ((g.json ? ingest_json(&g, in) : ingest_csv(&g, in)) < 0)
 			failed = 1;
 		free_header(&g);
+		fclose(in);
 		if (fp != stdin)
 			fclose(fp);
 	}
