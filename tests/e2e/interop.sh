@@ -1,11 +1,12 @@
 #!/bin/sh
 # interop: Debian's python3-avro, an Avro implementation independent of
 # avro-c, reads what cv-ingest writes from real auction data and checks
-# the values against its own parse of the CSV; cv-cat reads what
+# the values against its own parse of the CSV (the shipped copy in
+# pipelines/data); cv-cat reads what
 # python3-avro writes.  Run from the repository root with the programs on
 # PATH (tests/run does both).
 set -u
-DATA=../shared/data/sales/auction_honda_odyssey_3500.csv
+DATA=pipelines/data/auction_honda_odyssey_3500.csv
 PY=/usr/bin/python3
 T=$(mktemp -d "${TMPDIR:-/tmp}/interop.XXXXXX")
 trap 'rm -rf "$T"' EXIT INT TERM
