@@ -208,6 +208,10 @@ read_header(struct ocf_reader *r)
 		if (count == 0)
 			break;
 		if (count < 0) {
+			if (count < -MAX_META) {
+				set_err(r, "header: bad metadata count");
+				goto bad;
+			}
 			count = -count;
 			if (get_long(r, &skip) < 0) {
 				set_err(r, "header: truncated");
@@ -293,6 +297,7 @@ ocf_next_block(struct ocf_reader *r, const char **data, size_t *len,
 	size_t avail;
 
 	r->lost = -1;
+	r->err[0] = '\0';
 	for (;;) {
 		switch (r->state) {
 		case R_DEAD:
@@ -341,7 +346,9 @@ ocf_next_block(struct ocf_reader *r, const char **data, size_t *len,
 			r->state = R_DEAD;
 			return -1;
 		}
-		if (n < 0 || size < 0 || size > MAX_BLOCK) {
+		/* A record takes at least a byte in any schema with fields:
+		 * a larger count is corrupt and would overflow the tallies. */
+		if (n < 0 || size < 0 || size > MAX_BLOCK || n > size) {
 			set_err(r, "block %lld: bad count %lld or size %lld",
 			    (long long)r->block_no, (long long)n,
 			    (long long)size);

@@ -443,6 +443,8 @@ reject(const char *where, int64_t n, const char *input, size_t inlen,
 	va_end(ap);
 	tally.rejected += n;
 	failed = 1;
+	/* avro-c prefixes new errors onto old ones: start afresh. */
+	avro_set_error("%s", "");
 	if (policy == ON_FILE)
 		write_reject(where, reason, input, inlen, value);
 	else
