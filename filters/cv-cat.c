@@ -36,7 +36,7 @@ struct out {
 static void
 usage(FILE *fp)
 {
-	fprintf(fp, "usage: cv-cat [-sv] [-c columns] [-e on-error] "
+	fprintf(fp, "usage: cv-cat [-Rsv] [-c columns] [-e on-error] "
 	    "[-f json|csv|table|avro] [file ...]\n");
 }
 
@@ -49,6 +49,10 @@ help(void)
 	    "  -e, --on-error X    fail (default), skip, or a file for "
 	    "rejects\n"
 	    "  -f, --format F      json (default), csv, table or avro\n"
+	    "  -R, --reencode      avro: decode and encode every record, "
+	    "even when\n"
+	    "                      its checked encoding could pass as it "
+	    "is\n"
 	    "  -s, --schema        print the writer schema and exit\n"
 	    "  -v, --verbose       counts and rate on stderr\n"
 	    "  -h, --help          this help\n");
@@ -295,6 +299,7 @@ main(int argc, char *argv[])
 		{ "on-error",	required_argument, NULL, 'e' },
 		{ "format",	required_argument, NULL, 'f' },
 		{ "help",	no_argument,	   NULL, 'h' },
+		{ "reencode",	no_argument,	   NULL, 'R' },
 		{ "schema",	no_argument,	   NULL, 's' },
 		{ "verbose",	no_argument,	   NULL, 'v' },
 		{ NULL, 0, NULL, 0 }
@@ -304,9 +309,10 @@ main(int argc, char *argv[])
 	struct rec *r;
 	const char *columns = NULL;
 	int c, show_schema = 0, verbose = 0, started = 0, rc, status;
+	int reencode = 0;
 	double t0 = now_seconds();
 
-	while ((c = getopt_long(argc, argv, "c:e:f:hsv", longopts, NULL))
+	while ((c = getopt_long(argc, argv, "c:e:f:hRsv", longopts, NULL))
 	    != -1) {
 		switch (c) {
 		case 'c':
@@ -334,6 +340,9 @@ main(int argc, char *argv[])
 		case 'h':
 			help();
 			return 0;
+		case 'R':
+			reencode = 1;
+			break;
 		case 's':
 			show_schema = 1;
 			break;
@@ -347,6 +356,9 @@ main(int argc, char *argv[])
 	}
 	stream_init();
 	src = src_open(argv + optind, argc - optind, NULL);
+	/* Avro out in the same schema: pass the checked encoding on. */
+	if (o.format == F_AVRO && !reencode)
+		src_lazy(src);
 	while ((rc = src_next(src, &r)) > 0) {
 		if (show_schema)
 			break;
@@ -354,7 +366,10 @@ main(int argc, char *argv[])
 			start_output(&o, src, columns);
 			started = 1;
 		}
-		put_record(&o, r->value);
+		if (o.format == F_AVRO && !reencode && r->same_schema)
+			sink_put_raw(o.sink, r->raw, r->rawlen, NULL, 0);
+		else if (src_value(src, r) != NULL)
+			put_record(&o, r->value);
 		src_ack(src, r);
 	}
 	if (show_schema && src_schema_text(src) != NULL)

@@ -37,6 +37,9 @@ struct rec {
 	const char	*origin;	/* file name ("-" stdin) or topic */
 	int32_t		 partition;	/* -1 for files */
 	int64_t		 seqno;		/* record number (1-based) or offset */
+	const char	*raw;		/* the record's encoding, in the */
+	size_t		 rawlen;	/* writer schema */
+	int		 same_schema;	/* writer schema == value schema */
 };
 
 /* "in.avro: record 812" or "topic[3]@81234", in a static buffer. */
@@ -59,6 +62,17 @@ struct src	*src_open(char *const *paths, int n, const char *reader_schema);
  */
 int		 src_next(struct src *, struct rec **r);
 
+/*
+ * Decode values only on demand: src_next then sets r->value to NULL and
+ * src_value() decodes it.  A filter that passes most records on as they
+ * are (rec->raw, when rec->same_schema) saves the decoding.
+ */
+void		 src_lazy(struct src *);
+
+/* The value of r, decoding it if needed; NULL if it cannot be decoded
+ * (reported through reject(); -1 from the policy sets stream_stop). */
+avro_value_t	*src_value(struct src *, struct rec *r);
+
 /* The record is done with: its outputs have been handed to a sink. */
 void		 src_ack(struct src *, struct rec *);
 
@@ -78,6 +92,9 @@ struct sink;
 struct sink	*sink_open(const char *path, const char *schema_text);
 void		 sink_put(struct sink *, avro_value_t *, const void *key,
 		    size_t keylen);
+/* Put a record already encoded in the sink's schema. */
+void		 sink_put_raw(struct sink *, const void *, size_t,
+		    const void *key, size_t keylen);
 void		 sink_close(struct sink *);
 
 /* --on-error: "fail" (default), "skip", or a file for rejected input. */

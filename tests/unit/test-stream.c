@@ -139,6 +139,20 @@ main(void)
 	    "the error names the schema and the missing field");
 	printf("# %s", msg);
 
+	/* avro-c 1.11 reads freed memory resolving this union writer. */
+	{
+		char *crash[1] = { "fuzz/crashes/avroc-union-resolve-uaf.avro" };
+
+		tally.rejected = 0;
+		s = src_open(crash, 1, "Event");
+		n = 0;
+		while (src_next(s, &r) > 0)
+			n++;
+		CHECK(n == 0 && tally.rejected > 0, "a union writer whose "
+		    "branch does not resolve is refused, not a crash");
+		src_close(s);
+	}
+
 	unlink(path);
 	unlink("/tmp/cv-test-stream.err");
 	schema_cleanup();

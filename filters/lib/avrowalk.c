@@ -1,0 +1,267 @@
+/*
+ * avrowalk.c: a schema compiled to a small tree of nodes, walked over
+ * encoded bytes.  Encoding rules: Avro specification, "Binary Encoding".
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/avrowalk.h"
+#include "lib/util.h"
+
+enum wkind {
+	W_NULL, W_BOOL, W_VARINT, W_FLOAT, W_DOUBLE, W_BYTES, W_FIXED,
+	W_ENUM, W_RECORD, W_ARRAY, W_MAP, W_UNION
+};
+
+struct wnode {
+	enum wkind	 kind;
+	int64_t		 n;	/* fields, branches, symbols or fixed size */
+	struct wnode	**kids;
+	avro_schema_t	 from;	/* for sharing named types while compiling */
+	struct wnode	*next;	/* every node, for freeing */
+};
+
+struct walker {
+	struct wnode	*root;
+	struct wnode	*all;
+	const char	*why;
+	const char	*end;
+};
+
+#define MAX_DEPTH	200
+#define MAX_NULL_ITEMS	(1 << 20)
+
+static struct wnode *
+compile(struct walker *w, avro_schema_t s)
+{
+	struct wnode *n;
+	size_t i;
+
+	if (is_avro_link(s))
+		s = avro_schema_link_target(s);
+	/* A named type met again (recursion) shares its node. */
+	for (n = w->all; n != NULL; n = n->next)
+		if (n->from == s && is_avro_named_type(s))
+			return n;
+	n = ecalloc(1, sizeof(*n));
+	n->from = s;
+	n->next = w->all;
+	w->all = n;
+	switch (avro_typeof(s)) {
+	case AVRO_NULL:
+		n->kind = W_NULL;
+		break;
+	case AVRO_BOOLEAN:
+		n->kind = W_BOOL;
+		break;
+	case AVRO_INT32:
+	case AVRO_INT64:
+		n->kind = W_VARINT;
+		break;
+	case AVRO_FLOAT:
+		n->kind = W_FLOAT;
+		break;
+	case AVRO_DOUBLE:
+		n->kind = W_DOUBLE;
+		break;
+	case AVRO_STRING:
+	case AVRO_BYTES:
+		n->kind = W_BYTES;
+		break;
+	case AVRO_FIXED:
+		n->kind = W_FIXED;
+		n->n = avro_schema_fixed_size(s);
+		break;
+	case AVRO_ENUM:
+		n->kind = W_ENUM;
+		n->n = avro_schema_enum_number_of_symbols(s);
+		break;
+	case AVRO_RECORD:
+		n->kind = W_RECORD;
+		n->n = (int64_t)avro_schema_record_size(s);
+		n->kids = ecalloc((size_t)n->n, sizeof(*n->kids));
+		for (i = 0; i < (size_t)n->n; i++)
+			n->kids[i] = compile(w,
+			    avro_schema_record_field_get_by_index(s, (int)i));
+		break;
+	case AVRO_ARRAY:
+	case AVRO_MAP:
+		n->kind = avro_typeof(s) == AVRO_ARRAY ? W_ARRAY : W_MAP;
+		n->n = 1;
+		n->kids = ecalloc(1, sizeof(*n->kids));
+		n->kids[0] = compile(w, avro_typeof(s) == AVRO_ARRAY ?
+		    avro_schema_array_items(s) : avro_schema_map_values(s));
+		break;
+	case AVRO_UNION:
+		n->kind = W_UNION;
+		n->n = (int64_t)avro_schema_union_size(s);
+		n->kids = ecalloc((size_t)n->n, sizeof(*n->kids));
+		for (i = 0; i < (size_t)n->n; i++)
+			n->kids[i] = compile(w,
+			    avro_schema_union_branch(s, (int)i));
+		break;
+	default:
+		n->kind = W_NULL;
+		break;
+	}
+	return n;
+}
+
+struct walker *
+walker_new(avro_schema_t s)
+{
+	struct walker *w = ecalloc(1, sizeof(*w));
+
+	w->root = compile(w, s);
+	return w;
+}
+
+void
+walker_free(struct walker *w)
+{
+	struct wnode *n, *next;
+
+	if (w == NULL)
+		return;
+	for (n = w->all; n != NULL; n = next) {
+		next = n->next;
+		free(n->kids);
+		free(n);
+	}
+	free(w);
+}
+
+static int
+fail(struct walker *w, const char *why)
+{
+	w->why = why;
+	return -1;
+}
+
+static int
+varint(struct walker *w, const char **p, int64_t *v)
+{
+	uint64_t u = 0;
+	unsigned shift = 0;
+	unsigned char c;
+
+	do {
+		if (*p >= w->end)
+			return fail(w, "record runs past its block");
+		if (shift > 63)
+			return fail(w, "varint longer than 10 bytes");
+		c = (unsigned char)*(*p)++;
+		u |= (uint64_t)(c & 0x7f) << shift;
+		shift += 7;
+	} while (c & 0x80);
+	*v = (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+	return 0;
+}
+
+static int
+skip(struct walker *w, const char **p, int64_t n)
+{
+	if (n < 0)
+		return fail(w, "negative length");
+	if (n > w->end - *p)
+		return fail(w, "length runs past its block");
+	*p += n;
+	return 0;
+}
+
+static int
+walk(struct walker *w, const struct wnode *n, const char **p, int depth)
+{
+	int64_t v, count, i, size;
+
+	if (depth > MAX_DEPTH)
+		return fail(w, "nesting too deep");
+	switch (n->kind) {
+	case W_NULL:
+		return 0;
+	case W_BOOL:
+		if (*p >= w->end)
+			return fail(w, "record runs past its block");
+		if ((unsigned char)**p > 1)
+			return fail(w, "boolean neither 0 nor 1");
+		(*p)++;
+		return 0;
+	case W_VARINT:
+		return varint(w, p, &v);
+	case W_FLOAT:
+		return skip(w, p, 4);
+	case W_DOUBLE:
+		return skip(w, p, 8);
+	case W_FIXED:
+		return skip(w, p, n->n);
+	case W_BYTES:
+		if (varint(w, p, &v) < 0)
+			return -1;
+		return skip(w, p, v);
+	case W_ENUM:
+		if (varint(w, p, &v) < 0)
+			return -1;
+		if (v < 0 || v >= n->n)
+			return fail(w, "enum index out of range");
+		return 0;
+	case W_UNION:
+		if (varint(w, p, &v) < 0)
+			return -1;
+		if (v < 0 || v >= n->n)
+			return fail(w, "union branch out of range");
+		return walk(w, n->kids[v], p, depth + 1);
+	case W_RECORD:
+		for (i = 0; i < n->n; i++)
+			if (walk(w, n->kids[i], p, depth + 1) < 0)
+				return -1;
+		return 0;
+	case W_ARRAY:
+	case W_MAP:
+		for (;;) {
+			if (varint(w, p, &count) < 0)
+				return -1;
+			if (count == 0)
+				return 0;
+			if (count < 0) {
+				/* A negative count is followed by the
+				 * block's size in bytes. */
+				if (count == INT64_MIN)
+					return fail(w, "bad item count");
+				count = -count;
+				if (varint(w, p, &size) < 0)
+					return -1;
+			}
+			/* An item takes at least a byte, so the bytes left
+			 * bound the count; null items take none, so cap. */
+			if (n->kind == W_ARRAY && n->kids[0]->kind == W_NULL ?
+			    count > MAX_NULL_ITEMS : count > w->end - *p)
+				return fail(w, "item count runs past its "
+				    "block");
+			for (i = 0; i < count; i++) {
+				if (n->kind == W_MAP) {
+					if (varint(w, p, &v) < 0 ||
+					    skip(w, p, v) < 0)
+						return -1;
+				}
+				if (walk(w, n->kids[0], p, depth + 1) < 0)
+					return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+long
+walker_span(struct walker *w, const char *p, size_t n, const char **why)
+{
+	const char *start = p;
+
+	w->end = p + n;
+	w->why = NULL;
+	if (walk(w, w->root, &p, 0) < 0) {
+		*why = w->why;
+		return -1;
+	}
+	return (long)(p - start);
+}

@@ -1,0 +1,31 @@
+/*
+ * avrowalk.h: walk one record's binary encoding by its schema without
+ * decoding it, to find where it ends and to prove every length, index and
+ * varint in it sane before avro-c sees it.
+ *
+ * avro-c 1.11 trusts lengths: a negative string length asks malloc for
+ * 2^64 bytes, an overlong one leaks (see tests/fuzz/crashes/avroc-*).  A
+ * record that walks cleanly cannot trip those, and its byte span lets a
+ * filter pass it on without re-encoding.
+ */
+#ifndef CV_AVROWALK_H
+#define CV_AVROWALK_H
+
+#include <stddef.h>
+
+#include <avro.h>
+
+struct walker;
+
+/* Compile schema into a walker; the schema is not kept. */
+struct walker	*walker_new(avro_schema_t);
+void		 walker_free(struct walker *);
+
+/*
+ * Length of the record encoded at p (at most n bytes), or -1 if it is
+ * malformed or runs past n; then *why says what was wrong.
+ */
+long		 walker_span(struct walker *, const char *p, size_t n,
+		    const char **why);
+
+#endif
