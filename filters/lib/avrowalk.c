@@ -27,6 +27,7 @@ struct walker {
 	struct wnode	*all;
 	const char	*why;
 	const char	*end;
+	int		 recursive;
 };
 
 #define MAX_DEPTH	200
@@ -38,8 +39,10 @@ compile(struct walker *w, avro_schema_t s)
 	struct wnode *n;
 	size_t i;
 
-	if (is_avro_link(s))
+	if (is_avro_link(s)) {
+		w->recursive = 1;
 		s = avro_schema_link_target(s);
+	}
 	/* A named type met again (recursion) shares its node. */
 	for (n = w->all; n != NULL; n = n->next)
 		if (n->from == s && is_avro_named_type(s))
@@ -115,6 +118,12 @@ walker_new(avro_schema_t s)
 
 	w->root = compile(w, s);
 	return w;
+}
+
+int
+walker_recursive(const struct walker *w)
+{
+	return w->recursive;
 }
 
 void

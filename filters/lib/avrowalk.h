@@ -21,6 +21,10 @@ struct walker;
 struct walker	*walker_new(avro_schema_t);
 void		 walker_free(struct walker *);
 
+/* Whether the schema refers to itself (avro-c's generic values recurse
+ * without end on some such schemas). */
+int		 walker_recursive(const struct walker *);
+
 /*
  * Length of the record encoded at p (at most n bytes), or -1 if it is
  * malformed or runs past n; then *why says what was wrong.

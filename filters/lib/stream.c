@@ -229,6 +229,13 @@ use_header(struct src *s)
 		return reject(name, 0, NULL, 0, NULL, "header schema: %s",
 		    avro_strerror());
 	}
+	s->walker = walker_new(s->writer);
+	if (walker_recursive(s->walker)) {
+		avro_schema_decref(s->writer);
+		s->writer = NULL;
+		return reject(name, 0, NULL, 0, NULL, "header schema: "
+		    "recursive types are not supported");
+	}
 	if (s->reader == NULL) {
 		s->reader = avro_schema_incref(s->writer);
 		s->reader_owned = 1;
@@ -236,7 +243,6 @@ use_header(struct src *s)
 		s->value_iface = avro_generic_class_from_schema(s->reader);
 		avro_generic_value_new(s->value_iface, &s->value);
 	}
-	s->walker = walker_new(s->writer);
 	if (avro_schema_equal(s->writer, s->reader))
 		return 0;
 	if (check_branches(s, name) < 0) {
