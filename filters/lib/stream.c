@@ -15,6 +15,7 @@
 #include "lib/avrowalk.h"
 #include "lib/fingerprint.h"
 #include "lib/ocf.h"
+#include "lib/resolve.h"
 #include "lib/schema.h"
 #include "lib/stream.h"
 
@@ -77,6 +78,9 @@ struct src {
 	avro_value_t	  value;
 	avro_value_iface_t *resolver;	/* NULL when writer == reader */
 	avro_value_t	  resolved;
+	struct projection *proj;	/* when defaults fill reader fields */
+	avro_value_iface_t *proj_iface;
+	avro_value_t	  projected;
 	avro_reader_t	  mem;
 	int64_t		  left;		/* records left in the block */
 	const char	 *block;	/* the current block */
@@ -125,6 +129,12 @@ drop_resolver(struct src *s)
 		avro_value_iface_decref(s->resolver);
 		s->resolver = NULL;
 	}
+	if (s->proj != NULL) {
+		avro_value_decref(&s->projected);
+		avro_value_iface_decref(s->proj_iface);
+		projection_free(s->proj);
+		s->proj = NULL;
+	}
 }
 
 static void
@@ -169,35 +179,63 @@ schema_label(avro_schema_t sc)
 	    avro_schema_type_name(sc);
 }
 
-static int reject_stopped;
-
 /*
- * avro-c 1.11 reads freed memory when one branch of a writer union fails
- * to resolve and another follows (tests/fuzz/crashes/avroc-union-*), so
- * each branch is tried on its own first.  -1 after reporting a failure.
+ * A resolver from the writer schema to target, or NULL with avro-c's
+ * error.  avro-c 1.11 reads freed memory when one branch of a writer
+ * union fails to resolve and another follows
+ * (tests/fuzz/crashes/avroc-union-*), so each branch is tried on its own
+ * first.
  */
-static int
-check_branches(struct src *s, const char *name)
+static avro_value_iface_t *
+resolve_to(avro_schema_t writer, avro_schema_t target)
 {
 	avro_value_iface_t *r;
-	avro_schema_t b;
 	size_t i;
 
-	reject_stopped = 0;
-	if (!is_avro_union(s->writer))
-		return 0;
-	for (i = 0; i < avro_schema_union_size(s->writer); i++) {
-		b = avro_schema_union_branch(s->writer, (int)i);
-		if ((r = avro_resolved_writer_new(b, s->reader)) != NULL) {
+	if (is_avro_union(writer))
+		for (i = 0; i < avro_schema_union_size(writer); i++) {
+			r = avro_resolved_writer_new(avro_schema_union_branch(
+			    writer, (int)i), target);
+			if (r == NULL)
+				return NULL;
 			avro_value_iface_decref(r);
-			continue;
 		}
-		reject_stopped = reject(name, 0, NULL, 0, NULL, "writer "
-		    "schema branch %s does not resolve to %s: %s",
-		    schema_label(b), s->reader_name ? s->reader_name :
-		    schema_label(s->reader), avro_strerror()) < 0;
+	return avro_resolved_writer_new(writer, target);
+}
+
+/*
+ * Resolve the writer to the reader; where avro-c refuses only because
+ * the reader has defaulted fields the writer lacks, resolve to the
+ * projection without them (resolve.h).  -1 with *msg set on failure.
+ */
+static int
+make_resolver(struct src *s, const char *text, char **msg)
+{
+	char *why = NULL;
+
+	s->resolver = resolve_to(s->writer, s->reader);
+	if (s->resolver != NULL)
+		return 0;
+	*msg = estrdup(avro_strerror());
+	s->proj = projection_new(text, s->text, &why);
+	if (s->proj != NULL)
+		s->resolver = resolve_to(s->writer,
+		    projection_schema(s->proj));
+	if (s->resolver == NULL) {
+		if (why != NULL) {
+			free(*msg);
+			*msg = why;
+		}
+		projection_free(s->proj);
+		s->proj = NULL;
 		return -1;
 	}
+	free(why);
+	free(*msg);
+	*msg = NULL;
+	s->proj_iface = avro_generic_class_from_schema(
+	    projection_schema(s->proj));
+	avro_generic_value_new(s->proj_iface, &s->projected);
 	return 0;
 }
 
@@ -207,7 +245,7 @@ use_header(struct src *s)
 {
 	const char *text = ocf_schema_text(s->ocf);
 	const char *name = s->paths[s->cur];
-	char *canon, *why;
+	char *canon, *why, *msg = NULL;
 	int rc;
 
 	if (s->writer != NULL)
@@ -245,24 +283,19 @@ use_header(struct src *s)
 	}
 	if (avro_schema_equal(s->writer, s->reader))
 		return 0;
-	if (check_branches(s, name) < 0) {
-		avro_schema_decref(s->writer);
-		s->writer = NULL;
-		return reject_stopped ? -1 : 0;
-	}
-	s->resolver = avro_resolved_writer_new(s->writer, s->reader);
-	if (s->resolver == NULL) {
+	if (make_resolver(s, text, &msg) < 0) {
 		rc = reject(name, 0, NULL, 0, NULL, "writer schema %s "
 		    "does not resolve to %s: %s", schema_label(s->writer),
 		    s->reader_name ? s->reader_name : schema_label(s->reader),
-		    avro_strerror());
-
+		    msg);
+		free(msg);
 		avro_schema_decref(s->writer);
 		s->writer = NULL;
 		return rc;
 	}
 	avro_resolved_writer_new_value(s->resolver, &s->resolved);
-	avro_resolved_writer_set_dest(&s->resolved, &s->value);
+	avro_resolved_writer_set_dest(&s->resolved, s->proj ? &s->projected :
+	    &s->value);
 	return 0;
 }
 
@@ -373,8 +406,11 @@ src_value(struct src *s, struct rec *r)
 		return r->value;
 	avro_reader_memory_set_source(s->mem, r->raw, (int64_t)r->rawlen);
 	avro_value_reset(&s->value);
+	if (s->proj != NULL)
+		avro_value_reset(&s->projected);
 	if (avro_value_read(s->mem, s->resolver ? &s->resolved :
-	    &s->value) == 0)
+	    &s->value) == 0 && (s->proj == NULL ||
+	    projection_fill(s->proj, &s->value, &s->projected) == 0))
 		return r->value = &s->value;
 	if (reject(rec_where(r), 1, NULL, 0, NULL, "cannot decode: %s",
 	    avro_strerror()) < 0)
