@@ -11,6 +11,152 @@
 #include "lib/resolve.h"
 #include "lib/util.h"
 
+static avro_schema_t
+deref(avro_schema_t s)
+{
+	return is_avro_link(s) ? avro_schema_link_target(s) : s;
+}
+
+/* Whether a value of type w can be read as t (same type or promotion). */
+static int
+promotes(avro_type_t w, avro_type_t t)
+{
+	if (w == t)
+		return 1;
+	switch (w) {
+	case AVRO_INT32:
+		return t == AVRO_INT64 || t == AVRO_FLOAT || t == AVRO_DOUBLE;
+	case AVRO_INT64:
+		return t == AVRO_FLOAT || t == AVRO_DOUBLE;
+	case AVRO_FLOAT:
+		return t == AVRO_DOUBLE;
+	case AVRO_STRING:
+		return t == AVRO_BYTES;
+	case AVRO_BYTES:
+		return t == AVRO_STRING;
+	default:
+		return 0;
+	}
+}
+
+/* The specification's "match" for picking a reader union's branch. */
+static int
+matches(avro_schema_t w, avro_schema_t r)
+{
+	if (is_avro_named_type(w) || is_avro_named_type(r))
+		return avro_typeof(w) == avro_typeof(r) &&
+		    strcmp(avro_schema_name(w), avro_schema_name(r)) == 0;
+	if (is_avro_array(w) || is_avro_map(w))
+		return avro_typeof(w) == avro_typeof(r);
+	return promotes(avro_typeof(w), avro_typeof(r));
+}
+
+static int
+check(avro_schema_t w, avro_schema_t r, const char *path, char *why,
+    size_t len, int depth)
+{
+	avro_schema_t wf, rf;
+	const char *name, *sym;
+	char sub[256];
+	size_t i, n;
+	int rc = 0, k, j;
+
+	w = deref(w);
+	r = deref(r);
+	if (depth > 64) {
+		snprintf(why, len, "%s: nesting too deep", path);
+		return -1;
+	}
+	if (is_avro_union(w)) {
+		for (i = 0; i < avro_schema_union_size(w); i++) {
+			k = check(avro_schema_union_branch(w, (int)i), r,
+			    path, why, len, depth + 1);
+			if (k < 0)
+				return -1;
+			rc |= k;
+		}
+		return rc;
+	}
+	if (is_avro_union(r)) {
+		for (i = 0; i < avro_schema_union_size(r); i++)
+			if (matches(w, avro_schema_union_branch(r, (int)i)))
+				return check(w, avro_schema_union_branch(r,
+				    (int)i), path, why, len, depth + 1);
+		snprintf(why, len, "%s: no branch of the reader's union takes "
+		    "a %s", path, is_avro_named_type(w) ?
+		    avro_schema_name(w) : avro_schema_type_name(w));
+		return -1;
+	}
+	if (!matches(w, r)) {
+		snprintf(why, len, "%s: writer's %s cannot be read as %s",
+		    path, is_avro_named_type(w) ? avro_schema_name(w) :
+		    avro_schema_type_name(w), is_avro_named_type(r) ?
+		    avro_schema_name(r) : avro_schema_type_name(r));
+		return -1;
+	}
+	switch (avro_typeof(r)) {
+	case AVRO_RECORD:
+		n = avro_schema_record_size(r);
+		for (i = 0; i < n; i++) {
+			name = avro_schema_record_field_name(r, (int)i);
+			rf = avro_schema_record_field_get_by_index(r, (int)i);
+			snprintf(sub, sizeof(sub), "%s%s%s", path,
+			    *path ? "." : "", name);
+			/* avro_schema_record_field_get() returns garbage
+			 * for a missing name in avro-c 1.11; the index
+			 * lookup says -1. */
+			j = avro_schema_record_field_get_index(w, name);
+			if (j < 0) {
+				/* Fine if it has a default, which only the
+				 * projection can tell; say so in case not. */
+				if (rc == 0)
+					snprintf(why, len, "field %s: not in the "
+					    "writer's schema and has no default",
+					    sub);
+				rc = 1;
+				continue;
+			}
+			wf = avro_schema_record_field_get_by_index(w, j);
+			if ((k = check(wf, rf, sub, why, len, depth + 1)) < 0)
+				return -1;
+			rc |= k;
+		}
+		return rc;
+	case AVRO_ENUM:
+		for (k = 0; k < avro_schema_enum_number_of_symbols(w); k++) {
+			sym = avro_schema_enum_get(w, k);
+			j = avro_schema_enum_get_by_name(r, sym);
+			if (j < 0) {
+				snprintf(why, len, "%s: symbol %s unknown to "
+				    "the reader", path, sym);
+				return -1;
+			}
+		}
+		return 0;
+	case AVRO_FIXED:
+		if (avro_schema_fixed_size(w) != avro_schema_fixed_size(r)) {
+			snprintf(why, len, "%s: fixed sizes differ", path);
+			return -1;
+		}
+		return 0;
+	case AVRO_ARRAY:
+		return check(avro_schema_array_items(w),
+		    avro_schema_array_items(r), path, why, len, depth + 1);
+	case AVRO_MAP:
+		return check(avro_schema_map_values(w),
+		    avro_schema_map_values(r), path, why, len, depth + 1);
+	default:
+		return 0;
+	}
+}
+
+int
+resolve_check(avro_schema_t writer, avro_schema_t reader, char *why,
+    size_t len)
+{
+	return check(writer, reader, "", why, len, 0);
+}
+
 struct projection {
 	json_t		*reader;	/* reader JSON, for the defaults */
 	json_t		*records;	/* its records by full name */

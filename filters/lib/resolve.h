@@ -12,6 +12,16 @@
 
 #include <avro.h>
 
+/*
+ * Check by the specification's rules whether writer resolves to reader,
+ * before avro-c is asked: avro-c 1.11 frees memory twice on some pairs
+ * it refuses.  Returns 0 if it resolves, 1 if it does once reader fields
+ * missing from the writer take their defaults (use a projection), -1 if
+ * not, with why (len bytes) naming the field and the reason.
+ */
+int	resolve_check(avro_schema_t writer, avro_schema_t reader, char *why,
+	    size_t len);
+
 struct projection;
 
 /*

@@ -186,56 +186,68 @@ schema_label(avro_schema_t sc)
  * (tests/fuzz/crashes/avroc-union-*), so each branch is tried on its own
  * first.
  */
-static avro_value_iface_t *
-resolve_to(avro_schema_t writer, avro_schema_t target)
-{
-	avro_value_iface_t *r;
-	size_t i;
-
-	if (is_avro_union(writer))
-		for (i = 0; i < avro_schema_union_size(writer); i++) {
-			r = avro_resolved_writer_new(avro_schema_union_branch(
-			    writer, (int)i), target);
-			if (r == NULL)
-				return NULL;
-			avro_value_iface_decref(r);
-		}
-	return avro_resolved_writer_new(writer, target);
-}
-
 /*
  * Resolve the writer to the reader; where avro-c refuses only because
  * the reader has defaulted fields the writer lacks, resolve to the
  * projection without them (resolve.h).  -1 with *msg set on failure.
  */
+/*
+ * avro-c 1.11 crashes resolving some writer unions as a whole unless each
+ * branch was resolved on its own before (seen with valgrind; the branch
+ * resolutions are cheap and thrown away).
+ */
+static avro_value_iface_t *
+resolve_union(avro_schema_t writer, avro_schema_t target)
+{
+	avro_value_iface_t *r;
+	size_t i;
+
+	for (i = 0; is_avro_union(writer) &&
+	    i < avro_schema_union_size(writer); i++) {
+		r = avro_resolved_writer_new(avro_schema_union_branch(writer,
+		    (int)i), target);
+		if (r == NULL)
+			return NULL;
+		avro_value_iface_decref(r);
+	}
+	return avro_resolved_writer_new(writer, target);
+}
+
 static int
 make_resolver(struct src *s, const char *text, char **msg)
 {
-	char *why = NULL;
+	char why[512], *pwhy = NULL;
+	int rc;
 
-	s->resolver = resolve_to(s->writer, s->reader);
-	if (s->resolver != NULL)
-		return 0;
-	*msg = estrdup(avro_strerror());
-	s->proj = projection_new(text, s->text, &why);
-	if (s->proj != NULL)
-		s->resolver = resolve_to(s->writer,
+	rc = resolve_check(s->writer, s->reader, why, sizeof(why));
+	if (rc == 1) {
+		s->proj = projection_new(text, s->text, &pwhy);
+		if (s->proj == NULL && pwhy != NULL) {
+			snprintf(why, sizeof(why), "%s", pwhy);
+			rc = -1;
+		} else if (s->proj != NULL)
+			rc = resolve_check(s->writer,
+			    projection_schema(s->proj), why, sizeof(why)) ?
+			    -1 : 2;
+		free(pwhy);
+	}
+	/* avro-c is only asked about pairs that resolve. */
+	if (rc == 0)
+		s->resolver = resolve_union(s->writer, s->reader);
+	else if (rc == 2)
+		s->resolver = resolve_union(s->writer,
 		    projection_schema(s->proj));
 	if (s->resolver == NULL) {
-		if (why != NULL) {
-			free(*msg);
-			*msg = why;
-		}
+		*msg = estrdup(rc < 0 || rc == 1 ? why : avro_strerror());
 		projection_free(s->proj);
 		s->proj = NULL;
 		return -1;
 	}
-	free(why);
-	free(*msg);
-	*msg = NULL;
-	s->proj_iface = avro_generic_class_from_schema(
-	    projection_schema(s->proj));
-	avro_generic_value_new(s->proj_iface, &s->projected);
+	if (s->proj != NULL) {
+		s->proj_iface = avro_generic_class_from_schema(
+		    projection_schema(s->proj));
+		avro_generic_value_new(s->proj_iface, &s->projected);
+	}
 	return 0;
 }
 
