@@ -232,6 +232,9 @@ start_output(struct out *o, struct src *src, const char *columns)
 	if ((o->flat = flat_new(text, &why)) == NULL)
 		errx(1, "writer schema: %s", why);
 	select_columns(o, columns);
+	/* A table is for reading: ten digits say all a person needs. */
+	if (o->format == F_TABLE)
+		flat_set_digits(o->flat, 10);
 	if (o->format != F_CSV)
 		return;
 	for (i = 0; i < o->ncols; i++) {
@@ -374,6 +377,8 @@ main(int argc, char *argv[])
 	}
 	if (show_schema && src_schema_text(src) != NULL)
 		printf("%s\n", src_schema_text(src));
+	else if (!started && o.format == F_AVRO && src_schema_text(src))
+		start_output(&o, src, columns);
 	finish_output(&o);
 	src_close(src);
 	schema_cleanup();

@@ -42,6 +42,7 @@ struct flat {
 	struct buf	  text;
 	size_t		 *offsets;
 	const char	 *why;
+	int		  digits;	/* 0: shortest exact form */
 };
 
 static const struct { const char *name; enum kind kind; } prims[] = {
@@ -331,6 +332,12 @@ flat_free(struct flat *f)
 	free(f);
 }
 
+void
+flat_set_digits(struct flat *f, int n)
+{
+	f->digits = n;
+}
+
 size_t
 flat_ncols(const struct flat *f)
 {
@@ -377,6 +384,9 @@ add_time(struct buf *out, struct node *n, int64_t v)
 
 /* Append a scalar's text; JSON quoting when json is set. */
 static void add_json_string(struct buf *, const char *, size_t);
+
+/* Significant digits for doubles in rows; set by flat_row(). */
+static int digits;
 
 static void
 add_scalar(struct buf *out, struct node *n, avro_value_t *v, int json)
@@ -437,7 +447,10 @@ add_scalar(struct buf *out, struct node *n, avro_value_t *v, int json)
 				buf_add(out, s, strlen(s));
 			break;
 		}
-		fmt_double(nb, sizeof(nb), d);
+		if (digits > 0)
+			snprintf(nb, sizeof(nb), "%.*g", digits, d);
+		else
+			fmt_double(nb, sizeof(nb), d);
 		buf_add(out, nb, strlen(nb));
 		break;
 	case K_STRING:
@@ -646,7 +659,9 @@ flat_row(struct flat *f, avro_value_t *v)
 
 	buf_clear(&f->text);
 	memset(f->cells, 0, f->ncols * sizeof(*f->cells));
+	digits = f->digits;
 	fill_cells(f, f->root, v, &col, 0);
+	digits = 0;
 	/* Text may have moved while growing: point cells at it now. */
 	for (i = 0; i < f->ncols; i++)
 		if (f->cells[i] != NULL)

@@ -26,6 +26,9 @@ struct flat;
 struct flat	*flat_new(const char *schema_text, const char **why);
 void		 flat_free(struct flat *);
 
+/* Print doubles in rows with n significant digits (0: exact, default). */
+void		 flat_set_digits(struct flat *, int n);
+
 size_t		 flat_ncols(const struct flat *);
 const char	*flat_colname(const struct flat *, size_t);
 enum flat_type	 flat_coltype(const struct flat *, size_t);

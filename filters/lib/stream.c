@@ -370,6 +370,12 @@ src_next(struct src *s, struct rec **out)
 		}
 		rc = ocf_next_block(s->ocf, &data, &len, &count);
 		if (rc == 0) {
+			/* A header with no blocks still tells the schema. */
+			if (ocf_header_seq(s->ocf) != s->header_seq) {
+				s->header_seq = ocf_header_seq(s->ocf);
+				if (use_header(s) < 0)
+					return -1;
+			}
 			if (open_next(s) == -1)
 				return 0;
 			continue;
