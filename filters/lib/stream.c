@@ -87,6 +87,12 @@ struct src {
 	size_t		  blocklen, pos;
 	struct walker	 *walker;	/* frames records of the writer */
 	int		  lazy;
+	/* a merge of several sources */
+	struct src	**subs;
+	struct rec	**heads;	/* NULL: that input has ended */
+	int64_t		 *head_t;
+	int		  nsubs, current;
+	int64_t		(*time)(avro_value_t *);
 	int64_t		  seqno;
 	struct rec	  rec;
 };
@@ -311,6 +317,63 @@ use_header(struct src *s)
 	return 0;
 }
 
+struct src *
+src_open_merged(char *const *paths, int n, const char *reader_schema,
+    int64_t (*time)(avro_value_t *))
+{
+	struct src *m;
+	int i;
+
+	if (n <= 1)
+		return src_open(paths, n, reader_schema);
+	m = ecalloc(1, sizeof(*m));
+	m->subs = ecalloc((size_t)n, sizeof(*m->subs));
+	m->heads = ecalloc((size_t)n, sizeof(*m->heads));
+	m->head_t = ecalloc((size_t)n, sizeof(*m->head_t));
+	m->nsubs = n;
+	m->time = time;
+	m->current = -1;
+	m->fd = -1;
+	for (i = 0; i < n; i++)
+		m->subs[i] = src_open(paths + i, 1, reader_schema);
+	return m;
+}
+
+/* Fill input i's head; -1 when the policy says stop. */
+static int
+merge_fill(struct src *m, int i)
+{
+	int rc = src_next(m->subs[i], &m->heads[i]);
+
+	if (rc <= 0)
+		m->heads[i] = NULL;
+	else
+		m->head_t[i] = m->time(m->heads[i]->value);
+	return rc < 0 ? -1 : 0;
+}
+
+static int
+merge_next(struct src *m, struct rec **out)
+{
+	int i, best = -1;
+
+	if (m->current == -1) {
+		for (i = 0; i < m->nsubs; i++)
+			if (merge_fill(m, i) < 0)
+				return -1;
+	} else if (merge_fill(m, m->current) < 0)
+		return -1;
+	for (i = 0; i < m->nsubs; i++)
+		if (m->heads[i] != NULL && (best < 0 ||
+		    m->head_t[i] < m->head_t[best]))
+			best = i;
+	m->current = best < 0 ? -2 : best;
+	if (best < 0)
+		return 0;
+	*out = m->heads[best];
+	return 1;
+}
+
 int
 src_next(struct src *s, struct rec **out)
 {
@@ -320,6 +383,8 @@ src_next(struct src *s, struct rec **out)
 	long span;
 	int rc;
 
+	if (s->subs != NULL)
+		return s->current == -2 ? 0 : merge_next(s, out);
 	for (;;) {
 		if (stream_stop)
 			return 0;
@@ -446,12 +511,16 @@ src_ack(struct src *s, struct rec *r)
 avro_schema_t
 src_schema(struct src *s)
 {
+	if (s->subs != NULL)
+		return src_schema(s->subs[0]);
 	return s->reader;
 }
 
 const char *
 src_schema_text(struct src *s)
 {
+	if (s->subs != NULL)
+		return src_schema_text(s->subs[0]);
 	return s->text;
 }
 
@@ -462,6 +531,11 @@ src_close(struct src *s)
 
 	if (s == NULL)
 		return;
+	for (i = 0; i < s->nsubs; i++)
+		src_close(s->subs[i]);
+	free(s->subs);
+	free(s->heads);
+	free(s->head_t);
 	close_input(s);
 	drop_resolver(s);
 	walker_free(s->walker);
@@ -473,7 +547,8 @@ src_close(struct src *s)
 		avro_schema_decref(s->writer);
 	if (s->reader_owned)
 		avro_schema_decref(s->reader);
-	avro_reader_free(s->mem);
+	if (s->mem != NULL)
+		avro_reader_free(s->mem);
 	for (i = 0; i < s->npaths; i++)
 		free(s->paths[i]);
 	free(s->paths);

@@ -56,6 +56,14 @@ struct src;
 struct src	*src_open(char *const *paths, int n, const char *reader_schema);
 
 /*
+ * Merge the inputs in event time: each is read as by src_open() (one
+ * path each) and the record with the smallest time(value) comes next;
+ * ties go to the earlier input.  Each input must be in time order itself.
+ */
+struct src	*src_open_merged(char *const *paths, int n,
+		    const char *reader_schema, int64_t (*time)(avro_value_t *));
+
+/*
  * Next record: 1 with *r set (valid until the next call); 0 at the end of
  * every input or after a stop signal; -1 when --on-error fail says stop.
  * Bad input is reported through reject() before this returns.
