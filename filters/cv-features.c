@@ -1,0 +1,1263 @@
+/*
+ * cv-features: the market state behind each vehicle sighting.  Reads
+ * Event streams (several inputs are merged in event time) and writes one
+ * Features record per VehicleObs: the vehicle plus its index level,
+ * returns, volatility, supply-demand elasticity and depreciation fit, all
+ * as they stood just before the sighting.  Only then does the sighting
+ * update the state, so nothing in a record was learned from itself or
+ * from anything later.
+ *
+ *	cv-ingest -M pipelines/maps/auction.map sales.csv > sales.avro
+ *	cv-features index.avro sales.avro | cv-cat -f table
+ */
+#include <err.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_errno.h>
+
+#include "lib/db.h"
+#include "lib/map.h"
+#include "lib/schema.h"
+#include "lib/stat.h"
+#include "lib/stream.h"
+#include "lib/timeparse.h"
+
+#define MS_PER_DAY	86400000.0
+#define RING		72	/* monthly points kept per series */
+#define NREG		7	/* depreciation regressors, see regressors() */
+
+struct opts {
+	char	**sources;	/* index sources in order of preference */
+	int	  nsources;
+	char	 *volume_source;
+	double	  ewma_half_life;	/* months */
+	int	  window;		/* months, elasticity and volatility */
+	int	  min_elasticity_n;
+	double	  decay_half_life;	/* days */
+	double	  min_comps;		/* effective n for a decay level */
+	double	  lateness_ms;
+	size_t	  max_vehicles;
+};
+
+/* One month of an index series: ln value, ln volume (NAN if unknown). */
+struct point {
+	int32_t	period;		/* days, first of the month */
+	double	lnv, lnvol;
+};
+
+struct series {
+	char		*source, *segment, *region;
+	struct point	 pts[RING];	/* by period, oldest first */
+	int		 npts;
+	/* derived when the points change */
+	double		 mpi, ret1, ret3, ewma, volatility;
+	int		 has_ret1, has_ret3, has_vol, has_el;
+	struct olsfit	 el;
+};
+
+/* Index values of a volume-only series, by segment and region. */
+struct volumes {
+	struct point	 pts[RING];
+	int		 npts;
+};
+
+struct decay {
+	struct wls	*wls;
+};
+
+struct vehicle {
+	char		*id;
+	double		 price;
+	int64_t		 at;
+	uint64_t	 seq;		/* recency, for eviction */
+	struct vehicle	*newer, *older;
+};
+
+/* Which series serve a vehicle's segment and region, cached. */
+struct lookup {
+	unsigned	 gen;
+	struct series	*series;
+	const char	*level;
+	char		 where[64];
+};
+
+struct state {
+	struct opts	 o;
+	struct map	*series;	/* source|segment|region */
+	struct map	*volumes;	/* segment|region */
+	struct map	*decay;		/* hierarchy key */
+	struct map	*vehicles;
+	struct map	*lookups;	/* segment|region */
+	struct vehicle	*newest, *oldest;
+	uint64_t	 vseq;
+	unsigned	 gen;		/* bumped when a series appears */
+	int64_t		 max_t;		/* latest event time seen */
+	char		**seen_sources;
+	int		 nseen;
+};
+
+static int
+month_index(int32_t days)
+{
+	int y;
+	unsigned m, d;
+
+	civil_from_days(days, &y, &m, &d);
+	return y * 12 + (int)m - 1;
+}
+
+/*
+ * Set the values known for a period (NAN leaves one as it was); points
+ * stay in period order and the oldest goes when the ring is full.
+ */
+static void
+put_point(struct point *pts, int *npts, int32_t period, double lnv,
+    double lnvol)
+{
+	int i, k;
+
+	for (i = *npts - 1; i >= 0 && pts[i].period > period; i--)
+		;
+	if (i >= 0 && pts[i].period == period) {
+		if (!isnan(lnv))
+			pts[i].lnv = lnv;
+		if (!isnan(lnvol))
+			pts[i].lnvol = lnvol;
+		return;
+	}
+	/* Insert after i; when full, drop the oldest (or this, if older). */
+	if (*npts == RING) {
+		if (i < 0)
+			return;
+		memmove(pts, pts + 1, (size_t)i * sizeof(*pts));
+		k = i;
+	} else {
+		k = i + 1;
+		memmove(pts + k + 1, pts + k, (size_t)(*npts - k) *
+		    sizeof(*pts));
+		(*npts)++;
+	}
+	pts[k].period = period;
+	pts[k].lnv = lnv;
+	pts[k].lnvol = lnvol;
+}
+
+static const struct point *
+point_at_month(const struct point *pts, int npts, int month)
+{
+	int i;
+
+	for (i = npts - 1; i >= 0; i--) {
+		int mi = month_index(pts[i].period);
+
+		if (mi == month && !isnan(pts[i].lnv))
+			return &pts[i];
+		if (mi < month)
+			break;
+	}
+	return NULL;
+}
+
+/* Level, returns, EWMA, volatility and elasticity from the points. */
+static void
+derive(struct series *s, const struct opts *o)
+{
+	const struct point *last = NULL, *p;
+	double alpha = 1 - pow(2, -1 / o->ewma_half_life);
+	double r, sum = 0, sum2 = 0;
+	struct olsw *w;
+	int i, lm, n = 0, first = 1;
+
+	s->has_ret1 = s->has_ret3 = s->has_vol = s->has_el = 0;
+	for (i = 0; i < s->npts; i++) {
+		if (isnan(s->pts[i].lnv))
+			continue;
+		last = &s->pts[i];
+		s->ewma = first ? exp(last->lnv) : alpha * exp(last->lnv) +
+		    (1 - alpha) * s->ewma;
+		first = 0;
+	}
+	if (last == NULL)
+		return;
+	s->mpi = exp(last->lnv);
+	lm = month_index(last->period);
+	if ((p = point_at_month(s->pts, s->npts, lm - 1)) != NULL) {
+		s->ret1 = last->lnv - p->lnv;
+		s->has_ret1 = 1;
+	}
+	if ((p = point_at_month(s->pts, s->npts, lm - 3)) != NULL) {
+		s->ret3 = last->lnv - p->lnv;
+		s->has_ret3 = 1;
+	}
+	/* Monthly log returns within the window. */
+	for (i = 1; i < s->npts; i++) {
+		int mi = month_index(s->pts[i].period);
+
+		if (mi <= lm - o->window || isnan(s->pts[i].lnv))
+			continue;
+		p = point_at_month(s->pts, i, mi - 1);
+		if (p == NULL)
+			continue;
+		r = s->pts[i].lnv - p->lnv;
+		sum += r;
+		sum2 += r * r;
+		n++;
+	}
+	if (n >= 3) {
+		s->volatility = sqrt(fmax(0, (sum2 - sum * sum / n) /
+		    (n - 1)));
+		s->has_vol = 1;
+	}
+	/* Elasticity: the last `window` months with both value and volume. */
+	w = olsw_new(o->window);
+	for (i = 0; i < s->npts; i++)
+		if (!isnan(s->pts[i].lnv) && !isnan(s->pts[i].lnvol) &&
+		    month_index(s->pts[i].period) > lm - o->window)
+			olsw_push(w, s->pts[i].lnvol, s->pts[i].lnv);
+	if (olsw_count(w) >= o->min_elasticity_n && olsw_fit(w, &s->el) == 0)
+		s->has_el = 1;
+	olsw_free(w);
+}
+
+static char *
+series_key(const char *source, const char *segment, const char *region)
+{
+	return easprintf("%s|%s|%s", source, segment, region);
+}
+
+static void
+note_source(struct state *st, const char *source)
+{
+	int i;
+
+	for (i = 0; i < st->nseen; i++)
+		if (strcmp(st->seen_sources[i], source) == 0)
+			return;
+	st->seen_sources = erealloc(st->seen_sources, (size_t)(st->nseen + 1) *
+	    sizeof(*st->seen_sources));
+	st->seen_sources[st->nseen++] = estrdup(source);
+}
+
+static struct series *
+get_series(struct state *st, const char *source, const char *segment,
+    const char *region, int create)
+{
+	char *key = series_key(source, segment, region);
+	struct series *s = map_get(st->series, key);
+
+	if (s == NULL && create) {
+		s = ecalloc(1, sizeof(*s));
+		s->source = estrdup(source);
+		s->segment = estrdup(segment);
+		s->region = estrdup(region);
+		map_put(st->series, key, s);
+		note_source(st, source);
+		st->gen++;
+	}
+	free(key);
+	return s;
+}
+
+static int
+volume_counts(const struct state *st, const char *source)
+{
+	return st->o.volume_source == NULL ||
+	    strcmp(st->o.volume_source, source) == 0;
+}
+
+/*
+ * An index value and/or volume for a period.  A volume-only record pairs
+ * with every series of its segment and region, now and when their values
+ * for the period arrive later.
+ */
+static void
+absorb_index(struct state *st, const char *source, const char *segment,
+    const char *region, int32_t period, double value, double volume)
+{
+	double lnv = isnan(value) ? NAN : log(value);
+	double lnvol = isnan(volume) ? NAN : log(volume);
+	char *vkey = easprintf("%s|%s", segment, region);
+	struct volumes *vs = map_get(st->volumes, vkey);
+	const struct point *vp;
+	struct series *s;
+	const char *key;
+	void *val;
+	size_t it = 0;
+	int i;
+
+	if (isnan(lnv)) {
+		if (volume_counts(st, source)) {
+			if (vs == NULL) {
+				vs = ecalloc(1, sizeof(*vs));
+				map_put(st->volumes, vkey, vs);
+			}
+			put_point(vs->pts, &vs->npts, period, NAN, lnvol);
+			while (map_next(st->series, &it, &key, &val)) {
+				s = val;
+				if (strcmp(s->segment, segment) ||
+				    strcmp(s->region, region))
+					continue;
+				for (i = 0; i < s->npts; i++)
+					if (s->pts[i].period == period &&
+					    isnan(s->pts[i].lnvol))
+						break;
+				if (i < s->npts) {
+					s->pts[i].lnvol = lnvol;
+					derive(s, &st->o);
+				}
+			}
+		}
+		free(vkey);
+		return;
+	}
+	s = get_series(st, source, segment, region, 1);
+	if (isnan(lnvol) && vs != NULL)
+		for (i = vs->npts - 1; i >= 0; i--) {
+			vp = &vs->pts[i];
+			if (vp->period == period) {
+				lnvol = vp->lnvol;
+				break;
+			}
+		}
+	put_point(s->pts, &s->npts, period, lnv, lnvol);
+	derive(s, &st->o);
+	free(vkey);
+}
+
+/* Hierarchy keys of a segment, finest first: trim, model, make, market. */
+struct level {
+	const char	*name;
+	char		 key[256];
+};
+
+static int
+hierarchy(const char *segment, struct level *lv)
+{
+	const char *s1 = strchr(segment, '/'), *s2 = s1 ? strchr(s1 + 1, '/') :
+	    NULL;
+	int n = 0;
+
+	if (s2 != NULL) {
+		lv[n].name = "trim";
+		snprintf(lv[n++].key, sizeof(lv->key), "%s", segment);
+	}
+	if (s1 != NULL) {
+		lv[n].name = "model";
+		snprintf(lv[n++].key, sizeof(lv->key), "%.*s",
+		    (int)((s2 ? s2 : segment + strlen(segment)) - segment),
+		    segment);
+	}
+	lv[n].name = "make";
+	snprintf(lv[n++].key, sizeof(lv->key), "%.*s", (int)(s1 ? s1 -
+	    segment : (long)strlen(segment)), segment);
+	lv[n].name = "market";
+	snprintf(lv[n++].key, sizeof(lv->key), "*");
+	return n;
+}
+
+/*
+ * The finest index covering a vehicle: segment level by level, each in
+ * the vehicle's region and then in all regions, sources in the order of
+ * preference (-I) or of first appearance.  A make's index may be keyed
+ * "make:toyota" or "toyota".
+ */
+static struct lookup *
+find_index(struct state *st, const char *segment, const char *region)
+{
+	char *key = easprintf("%s|%s", segment, region), name[300];
+	struct lookup *lk = map_get(st->lookups, key);
+	struct level lv[4];
+	const char *regions[2] = { region, "*" }, *src;
+	char *const *sources;
+	struct series *s;
+	int nl, l, v, r, k, n;
+
+	if (lk == NULL) {
+		lk = ecalloc(1, sizeof(*lk));
+		lk->gen = st->gen + 1;
+		map_put(st->lookups, key, lk);
+	}
+	free(key);
+	if (lk->gen == st->gen)
+		return lk;
+	lk->gen = st->gen;
+	lk->series = NULL;
+	sources = st->o.nsources ? st->o.sources : st->seen_sources;
+	n = st->o.nsources ? st->o.nsources : st->nseen;
+	nl = hierarchy(segment, lv);
+	for (l = 0; l < nl && lk->series == NULL; l++)
+		for (v = 0; v < 2 && lk->series == NULL; v++) {
+			if (v == 1 && strcmp(lv[l].name, "make") != 0)
+				break;
+			if (v == 0 && strcmp(lv[l].name, "make") == 0)
+				snprintf(name, sizeof(name), "make:%s",
+				    lv[l].key);
+			else
+				snprintf(name, sizeof(name), "%s", lv[l].key);
+			for (r = 0; r < 2 && lk->series == NULL; r++) {
+				if (r == 1 && strcmp(region, "*") == 0)
+					break;
+				for (k = 0; k < n && lk->series == NULL; k++) {
+					src = sources[k];
+					s = get_series(st, src, name,
+					    regions[r], 0);
+					if (s == NULL)
+						continue;
+					lk->series = s;
+					lk->level = lv[l].name;
+					snprintf(lk->where, sizeof(lk->where),
+					    "%s@%s", lv[l].name, regions[r]);
+				}
+			}
+		}
+	return lk;
+}
+
+/* Depreciation regressors; see the Features schema for their meaning. */
+static void
+regressors(double *x, double age_years, double km, double cond,
+    int has_index)
+{
+	x[0] = 1;
+	x[1] = age_years;
+	x[2] = isnan(km) ? 0 : km / 1e4;
+	x[3] = isnan(cond) ? 0 : cond - 0.5;
+	x[4] = isnan(km);
+	x[5] = isnan(cond);
+	/* Prices not deflated by an index sit on another scale. */
+	x[6] = !has_index;
+}
+
+static struct decay *
+get_decay(struct state *st, const char *key, int create)
+{
+	struct decay *d = map_get(st->decay, key);
+
+	if (d == NULL && create) {
+		d = ecalloc(1, sizeof(*d));
+		d->wls = wls_new(NREG, st->o.decay_half_life);
+		map_put(st->decay, key, d);
+	}
+	return d;
+}
+
+/* Age in months from 1 October of the year before the model year. */
+static double
+age_months(int64_t observed_ms, int model_year)
+{
+	double launch = days_from_civil(model_year - 1, 10, 1) * MS_PER_DAY;
+	double months = (observed_ms - launch) / (MS_PER_DAY * 30.436875);
+
+	return months > 0 ? months : 0;
+}
+
+static struct vehicle *
+vehicle_get(struct state *st, const char *id)
+{
+	return map_get(st->vehicles, id);
+}
+
+static void
+vehicle_unlink(struct state *st, struct vehicle *v)
+{
+	if (v->newer)
+		v->newer->older = v->older;
+	else
+		st->newest = v->older;
+	if (v->older)
+		v->older->newer = v->newer;
+	else
+		st->oldest = v->newer;
+	v->newer = v->older = NULL;
+}
+
+static void
+vehicle_push(struct state *st, struct vehicle *v)
+{
+	v->older = st->newest;
+	v->newer = NULL;
+	if (st->newest)
+		st->newest->newer = v;
+	st->newest = v;
+	if (st->oldest == NULL)
+		st->oldest = v;
+}
+
+static void
+vehicle_free(void *p)
+{
+	struct vehicle *v = p;
+
+	free(v->id);
+	free(v);
+}
+
+/* Remember a vehicle's price; the least recently seen go past the cap. */
+static void
+vehicle_remember(struct state *st, const char *id, double price,
+    int64_t at, uint64_t seq)
+{
+	struct vehicle *v = vehicle_get(st, id);
+
+	if (v == NULL) {
+		v = ecalloc(1, sizeof(*v));
+		v->id = estrdup(id);
+		map_put(st->vehicles, id, v);
+	} else
+		vehicle_unlink(st, v);
+	v->price = price;
+	v->at = at;
+	v->seq = seq;
+	vehicle_push(st, v);
+	while (map_count(st->vehicles) > st->o.max_vehicles) {
+		struct vehicle *old = st->oldest;
+
+		vehicle_unlink(st, old);
+		map_del(st->vehicles, old->id);
+		vehicle_free(old);
+	}
+}
+
+/* Output fields, by name, resolved once against the Features schema. */
+enum {
+	F_AGE, F_MPI, F_RET1, F_RET3, F_MPI_LEVEL, F_MPI_SOURCE, F_EL, F_EL_SE,
+	F_EL_N, F_EL_R2, F_DECAY, F_HALF_LIFE, F_DECAY_N, F_DECAY_R2,
+	F_DECAY_SE, F_DECAY_LEVEL, F_SIGMA, F_MILEAGE, F_MILEAGE_SE, F_COND,
+	F_COND_SE, F_VOL, F_EWMA, F_LEVEL, F_LEVEL_LSE, F_COMPS, F_PREV,
+	F_PREV_AT, F_COUNT
+};
+static const char *field_names[F_COUNT] = {
+	"age_months", "mpi", "mpi_ret_1m", "mpi_ret_3m", "mpi_level",
+	"mpi_source", "elasticity", "elasticity_se", "elasticity_n",
+	"elasticity_r2", "decay_rate", "decay_half_life", "decay_n",
+	"decay_r2", "decay_rate_se", "decay_level", "decay_sigma",
+	"mileage_slope", "mileage_slope_se", "condition_coef",
+	"condition_coef_se", "volatility", "ewma", "price_level",
+	"price_level_lse", "comps_n", "prev_value", "prev_observed_at"
+};
+
+struct out {
+	avro_value_iface_t *iface;
+	avro_value_t	 v;
+	size_t		 idx[F_COUNT];
+	size_t		 nvehicle;	/* leading fields copied from input */
+};
+
+/* Set field i: a number, or null when !has (for nullable fields). */
+static void
+put_num(struct out *o, int i, int has, double d)
+{
+	avro_value_t f, b, *t = &f;
+
+	avro_value_get_by_index(&o->v, o->idx[i], &f, NULL);
+	if (avro_value_get_type(&f) == AVRO_UNION) {
+		avro_value_set_branch(&f, has && isfinite(d), &b);
+		if (!has || !isfinite(d))
+			return;
+		t = &b;
+	}
+	switch (avro_value_get_type(t)) {
+	case AVRO_INT32:
+		avro_value_set_int(t, has ? (int32_t)d : 0);
+		break;
+	case AVRO_INT64:
+		avro_value_set_long(t, has ? (int64_t)d : 0);
+		break;
+	default:
+		avro_value_set_double(t, has && isfinite(d) ? d : 0);
+	}
+}
+
+static void
+put_str(struct out *o, int i, const char *s)
+{
+	avro_value_t f, b;
+
+	avro_value_get_by_index(&o->v, o->idx[i], &f, NULL);
+	avro_value_set_branch(&f, s != NULL, &b);
+	if (s != NULL)
+		avro_value_set_string(&b, s);
+}
+
+static double
+get_opt_double(avro_value_t *rec, const char *name)
+{
+	avro_value_t f, b;
+	double d;
+
+	if (avro_value_get_by_name(rec, name, &f, NULL) != 0)
+		return NAN;
+	if (avro_value_get_type(&f) == AVRO_UNION) {
+		int disc;
+
+		avro_value_get_discriminant(&f, &disc);
+		if (disc == 0)
+			return NAN;
+		avro_value_get_current_branch(&f, &b);
+		f = b;
+	}
+	avro_value_get_double(&f, &d);
+	return d;
+}
+
+static const char *
+get_str(avro_value_t *rec, const char *name)
+{
+	avro_value_t f;
+	const char *s = NULL;
+
+	if (avro_value_get_by_name(rec, name, &f, NULL) == 0)
+		avro_value_get_string(&f, &s, NULL);
+	return s ? s : "";
+}
+
+static int64_t
+get_long(avro_value_t *rec, const char *name)
+{
+	avro_value_t f, b;
+	int64_t l = 0;
+	int disc;
+
+	if (avro_value_get_by_name(rec, name, &f, NULL) != 0)
+		return 0;
+	if (avro_value_get_type(&f) == AVRO_UNION) {
+		avro_value_get_discriminant(&f, &disc);
+		if (disc == 0)
+			return INT64_MIN;
+		avro_value_get_current_branch(&f, &b);
+		f = b;
+	}
+	avro_value_get_long(&f, &l);
+	return l;
+}
+
+/* Event time of an Event value (the merge's ordering). */
+static int64_t
+event_time(avro_value_t *ev)
+{
+	avro_value_t br, f;
+	int32_t period;
+	int64_t pub;
+	int disc;
+
+	avro_value_get_discriminant(ev, &disc);
+	avro_value_get_current_branch(ev, &br);
+	if (disc == 1)
+		return get_long(&br, "observed_at");
+	pub = get_long(&br, "published_at");
+	if (pub != INT64_MIN)
+		return pub;
+	avro_value_get_by_name(&br, "period", &f, NULL);
+	avro_value_get_int(&f, &period);
+	return (int64_t)period * 86400000LL;
+}
+
+/* The depreciation features of the finest level with enough comparables;
+ * fills *fit and returns the level's name, or NULL. */
+static const char *
+serve_decay(struct state *st, struct level *lv, int nl, double t_days,
+    struct wlsfit *fit)
+{
+	struct decay *d;
+	int l;
+
+	for (l = 0; l < nl; l++) {
+		d = get_decay(st, lv[l].key, 0);
+		if (d != NULL && wls_fit(d->wls, t_days, fit) == 0 &&
+		    fit->n_eff >= st->o.min_comps && fit->active[1])
+			return lv[l].name;
+	}
+	return NULL;
+}
+
+/*
+ * One VehicleObs: write its Features from the state as it stands, then
+ * learn from it.  Returns 0, or -1 if it was rejected.
+ */
+static int
+vehicle(struct state *st, struct out *o, struct rec *r, avro_value_t *veh,
+    struct sink *sink)
+{
+	const char *id = get_str(veh, "vehicle_id");
+	const char *segment = get_str(veh, "segment");
+	const char *region = get_str(veh, "region");
+	const char *lname;
+	int64_t t = get_long(veh, "observed_at");
+	double price = get_opt_double(veh, "price");
+	double km = get_opt_double(veh, "mileage_km");
+	double cond = get_opt_double(veh, "condition");
+	double x[NREG], age, t_days = t / MS_PER_DAY, lnlevel, q;
+	struct wlsfit fit;
+	struct level lv[4];
+	struct lookup *lk;
+	struct vehicle *prev;
+	avro_value_t f, in;
+	int32_t model_year;
+	size_t i;
+	int nl;
+
+	if (*segment == '\0')
+		return reject(rec_where(r), 1, NULL, 0, r->value,
+		    "segment: empty") < 0 ? -2 : -1;
+	if (!isnan(price) && (!isfinite(price) || price <= 0))
+		return reject(rec_where(r), 1, NULL, 0, r->value,
+		    "price: %g is not a positive number", price) < 0 ? -2 : -1;
+	if (isinf(km) || isinf(cond))
+		return reject(rec_where(r), 1, NULL, 0, r->value,
+		    "mileage or condition: not finite") < 0 ? -2 : -1;
+	avro_value_get_by_name(veh, "model_year", &f, NULL);
+	avro_value_get_int(&f, &model_year);
+	age = age_months(t, model_year);
+
+	for (i = 0; i < o->nvehicle; i++) {
+		avro_value_get_by_index(veh, i, &in, NULL);
+		avro_value_get_by_index(&o->v, i, &f, NULL);
+		avro_value_copy(&f, &in);
+	}
+	put_num(o, F_AGE, 1, age);
+
+	lk = find_index(st, segment, region);
+	put_num(o, F_MPI, lk->series != NULL, lk->series ? lk->series->mpi : 0);
+	put_num(o, F_RET1, lk->series && lk->series->has_ret1,
+	    lk->series ? lk->series->ret1 : 0);
+	put_num(o, F_RET3, lk->series && lk->series->has_ret3,
+	    lk->series ? lk->series->ret3 : 0);
+	put_str(o, F_MPI_LEVEL, lk->series ? lk->where : NULL);
+	put_str(o, F_MPI_SOURCE, lk->series ? lk->series->source : NULL);
+	put_num(o, F_EL, lk->series && lk->series->has_el,
+	    lk->series ? lk->series->el.slope : 0);
+	put_num(o, F_EL_SE, lk->series && lk->series->has_el,
+	    lk->series ? lk->series->el.slope_se : 0);
+	put_num(o, F_EL_N, 1, lk->series && lk->series->has_el ?
+	    lk->series->el.n : 0);
+	put_num(o, F_EL_R2, lk->series && lk->series->has_el,
+	    lk->series ? lk->series->el.r2 : 0);
+	put_num(o, F_VOL, lk->series && lk->series->has_vol,
+	    lk->series ? lk->series->volatility : 0);
+	put_num(o, F_EWMA, lk->series != NULL, lk->series ? lk->series->ewma :
+	    0);
+
+	nl = hierarchy(segment, lv);
+	regressors(x, age / 12, km, cond, lk->series != NULL);
+	memset(&fit, 0, sizeof(fit));
+	lname = serve_decay(st, lv, nl, t_days, &fit);
+	put_str(o, F_DECAY_LEVEL, lname);
+	put_num(o, F_DECAY, lname != NULL, -fit.beta[1]);
+	put_num(o, F_DECAY_SE, lname != NULL, fit.se[1]);
+	put_num(o, F_HALF_LIFE, lname && fit.beta[1] < 0, lname &&
+	    fit.beta[1] < 0 ? log(2) / -fit.beta[1] : 0);
+	put_num(o, F_DECAY_N, 1, lname ? fit.n_eff : 0);
+	put_num(o, F_COMPS, 1, lname ? fit.n_eff : 0);
+	put_num(o, F_DECAY_R2, lname != NULL, fit.r2);
+	put_num(o, F_SIGMA, lname != NULL, fit.sigma);
+	put_num(o, F_MILEAGE, lname && fit.active[2], fit.beta[2]);
+	put_num(o, F_MILEAGE_SE, lname && fit.active[2], fit.se[2]);
+	put_num(o, F_COND, lname && fit.active[3], fit.beta[3]);
+	put_num(o, F_COND_SE, lname && fit.active[3], fit.se[3]);
+	lnlevel = lname ? wls_predict(&fit, x) : 0;
+	if (lk->series != NULL)
+		lnlevel += log(lk->series->mpi);
+	put_num(o, F_LEVEL, lname != NULL, exp(lnlevel));
+	q = lname ? wls_predict_se(&fit, x) : NAN;
+	put_num(o, F_LEVEL_LSE, lname != NULL && !isnan(q), q);
+
+	prev = vehicle_get(st, id);
+	put_num(o, F_PREV, prev != NULL, prev ? prev->price : 0);
+	put_num(o, F_PREV_AT, prev != NULL, prev ? (double)prev->at : 0);
+	sink_put(sink, &o->v, NULL, 0);
+
+	/* Now learn from the sighting. */
+	if (!isnan(price)) {
+		for (i = 0; i < (size_t)nl; i++)
+			wls_add(get_decay(st, lv[i].key, 1)->wls, t_days, x,
+			    log(price) - (lk->series ? log(lk->series->mpi) :
+			    0), 1);
+		vehicle_remember(st, id, price, t, ++st->vseq);
+	}
+	return 0;
+}
+
+/* An IndexObs: checked, then folded into its series. */
+static int
+index_obs(struct state *st, struct rec *r, avro_value_t *ix)
+{
+	double value = get_opt_double(ix, "value");
+	double volume = get_opt_double(ix, "volume");
+	avro_value_t f;
+	int32_t period;
+
+	if ((!isnan(value) && (!isfinite(value) || value <= 0)) ||
+	    (!isnan(volume) && (!isfinite(volume) || volume <= 0)))
+		return reject(rec_where(r), 1, NULL, 0, r->value,
+		    "value %g or volume %g: not a positive number", value,
+		    volume) < 0 ? -2 : -1;
+	if (isnan(value) && isnan(volume))
+		return reject(rec_where(r), 1, NULL, 0, r->value,
+		    "neither value nor volume") < 0 ? -2 : -1;
+	avro_value_get_by_name(ix, "period", &f, NULL);
+	avro_value_get_int(&f, &period);
+	absorb_index(st, get_str(ix, "source"), get_str(ix, "segment"),
+	    get_str(ix, "region"), period, value, volume);
+	tally.absorbed++;
+	return 0;
+}
+
+/* The options that give state its meaning, to refuse a mismatch. */
+static char *
+options_text(const struct opts *o)
+{
+	return easprintf("ewma %g window %d min-elasticity-n %d decay %g "
+	    "min-comps %g vehicles %zu volume-source %s", o->ewma_half_life,
+	    o->window, o->min_elasticity_n, o->decay_half_life, o->min_comps,
+	    o->max_vehicles, o->volume_source ? o->volume_source : "*");
+}
+
+static const char state_schema[] =
+    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value);"
+    "CREATE TABLE IF NOT EXISTS sources(pos INTEGER PRIMARY KEY, "
+    "source TEXT);"
+    "CREATE TABLE IF NOT EXISTS series(key TEXT PRIMARY KEY, source TEXT, "
+    "segment TEXT, region TEXT, points BLOB);"
+    "CREATE TABLE IF NOT EXISTS volumes(key TEXT PRIMARY KEY, points BLOB);"
+    "CREATE TABLE IF NOT EXISTS decay(key TEXT PRIMARY KEY, image BLOB);"
+    "CREATE TABLE IF NOT EXISTS vehicles(id TEXT PRIMARY KEY, price REAL, "
+    "observed_at INTEGER, seq INTEGER);";
+
+static void
+load_state(struct state *st, const char *path)
+{
+	sqlite3 *db = db_open(path);
+	sqlite3_stmt *q;
+	char *opts = options_text(&st->o);
+	const char *key;
+	struct series *s;
+	struct volumes *vs;
+	struct decay *d;
+	const void *blob;
+	int len;
+
+	db_exec(db, state_schema);
+	q = db_prepare(db, "SELECT key, value FROM meta");
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		key = (const char *)sqlite3_column_text(q, 0);
+		if (strcmp(key, "max_t") == 0)
+			st->max_t = sqlite3_column_int64(q, 1);
+		else if (strcmp(key, "vseq") == 0)
+			st->vseq = (uint64_t)sqlite3_column_int64(q, 1);
+		else if (strcmp(key, "options") == 0 && strcmp(opts,
+		    (const char *)sqlite3_column_text(q, 1)) != 0)
+			errx(1, "%s: state made with other options (%s), "
+			    "not %s", path, sqlite3_column_text(q, 1), opts);
+	}
+	sqlite3_finalize(q);
+	free(opts);
+	q = db_prepare(db, "SELECT source FROM sources ORDER BY pos");
+	while (sqlite3_step(q) == SQLITE_ROW)
+		note_source(st, (const char *)sqlite3_column_text(q, 0));
+	sqlite3_finalize(q);
+	q = db_prepare(db, "SELECT source, segment, region, points FROM "
+	    "series ORDER BY key");
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		s = get_series(st, (const char *)sqlite3_column_text(q, 0),
+		    (const char *)sqlite3_column_text(q, 1),
+		    (const char *)sqlite3_column_text(q, 2), 1);
+		blob = sqlite3_column_blob(q, 3);
+		len = sqlite3_column_bytes(q, 3);
+		if (len < 0 || len % sizeof(struct point) ||
+		    len / sizeof(struct point) > RING)
+			errx(1, "%s: series %s: damaged", path, s->segment);
+		memcpy(s->pts, blob, (size_t)len);
+		s->npts = len / (int)sizeof(struct point);
+		derive(s, &st->o);
+	}
+	sqlite3_finalize(q);
+	q = db_prepare(db, "SELECT key, points FROM volumes");
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		len = sqlite3_column_bytes(q, 1);
+		if (len < 0 || len % sizeof(struct point) ||
+		    len / sizeof(struct point) > RING)
+			errx(1, "%s: volumes: damaged", path);
+		vs = ecalloc(1, sizeof(*vs));
+		memcpy(vs->pts, sqlite3_column_blob(q, 1), (size_t)len);
+		vs->npts = len / (int)sizeof(struct point);
+		map_put(st->volumes, (const char *)sqlite3_column_text(q, 0),
+		    vs);
+	}
+	sqlite3_finalize(q);
+	q = db_prepare(db, "SELECT key, image FROM decay");
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		d = ecalloc(1, sizeof(*d));
+		d->wls = wls_from_image(sqlite3_column_blob(q, 1),
+		    (size_t)sqlite3_column_bytes(q, 1));
+		if (d->wls == NULL)
+			errx(1, "%s: decay %s: damaged", path,
+			    sqlite3_column_text(q, 0));
+		map_put(st->decay, (const char *)sqlite3_column_text(q, 0), d);
+	}
+	sqlite3_finalize(q);
+	q = db_prepare(db, "SELECT id, price, observed_at, seq FROM vehicles "
+	    "ORDER BY seq");
+	while (sqlite3_step(q) == SQLITE_ROW)
+		vehicle_remember(st, (const char *)sqlite3_column_text(q, 0),
+		    sqlite3_column_double(q, 1), sqlite3_column_int64(q, 2),
+		    (uint64_t)sqlite3_column_int64(q, 3));
+	sqlite3_finalize(q);
+	db_close(db);
+}
+
+static void
+save_points(sqlite3 *db, sqlite3_stmt *q, int col, const struct point *p,
+    int n)
+{
+	(void)db;
+	sqlite3_bind_blob(q, col, p, n * (int)sizeof(*p), SQLITE_TRANSIENT);
+}
+
+static void
+save_state(struct state *st, const char *path)
+{
+	sqlite3 *db = db_open(path);
+	sqlite3_stmt *q;
+	const char *key;
+	void *val;
+	struct series *s;
+	struct vehicle *v;
+	char *opts = options_text(&st->o), *img;
+	size_t it, n;
+	int i;
+
+	db_exec(db, state_schema);
+	db_exec(db, "BEGIN");
+	db_exec(db, "DELETE FROM meta; DELETE FROM sources; DELETE FROM "
+	    "series; DELETE FROM volumes; DELETE FROM decay; DELETE FROM "
+	    "vehicles");
+	q = db_prepare(db, "INSERT INTO meta VALUES (?, ?)");
+	sqlite3_bind_text(q, 1, "max_t", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, st->max_t);
+	db_step_done(db, q);
+	sqlite3_bind_text(q, 1, "vseq", -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)st->vseq);
+	db_step_done(db, q);
+	sqlite3_bind_text(q, 1, "options", -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, opts, -1, SQLITE_STATIC);
+	db_step_done(db, q);
+	sqlite3_finalize(q);
+	q = db_prepare(db, "INSERT INTO sources VALUES (?, ?)");
+	for (i = 0; i < st->nseen; i++) {
+		sqlite3_bind_int(q, 1, i);
+		sqlite3_bind_text(q, 2, st->seen_sources[i], -1,
+		    SQLITE_STATIC);
+		db_step_done(db, q);
+	}
+	sqlite3_finalize(q);
+	q = db_prepare(db, "INSERT INTO series VALUES (?, ?, ?, ?, ?)");
+	for (it = 0; map_next(st->series, &it, &key, &val); ) {
+		s = val;
+		sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, s->source, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, s->segment, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 4, s->region, -1, SQLITE_STATIC);
+		save_points(db, q, 5, s->pts, s->npts);
+		db_step_done(db, q);
+	}
+	sqlite3_finalize(q);
+	q = db_prepare(db, "INSERT INTO volumes VALUES (?, ?)");
+	for (it = 0; map_next(st->volumes, &it, &key, &val); ) {
+		sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+		save_points(db, q, 2, ((struct volumes *)val)->pts,
+		    ((struct volumes *)val)->npts);
+		db_step_done(db, q);
+	}
+	sqlite3_finalize(q);
+	q = db_prepare(db, "INSERT INTO decay VALUES (?, ?)");
+	for (it = 0; map_next(st->decay, &it, &key, &val); ) {
+		n = wls_image_size(((struct decay *)val)->wls);
+		img = emalloc(n);
+		wls_image(((struct decay *)val)->wls, img);
+		sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(q, 2, img, (int)n, SQLITE_TRANSIENT);
+		db_step_done(db, q);
+		free(img);
+	}
+	sqlite3_finalize(q);
+	q = db_prepare(db, "INSERT INTO vehicles VALUES (?, ?, ?, ?)");
+	for (v = st->oldest; v != NULL; v = v->newer) {
+		sqlite3_bind_text(q, 1, v->id, -1, SQLITE_STATIC);
+		sqlite3_bind_double(q, 2, v->price);
+		sqlite3_bind_int64(q, 3, v->at);
+		sqlite3_bind_int64(q, 4, (sqlite3_int64)v->seq);
+		db_step_done(db, q);
+	}
+	sqlite3_finalize(q);
+	db_exec(db, "COMMIT");
+	db_close(db);
+	free(opts);
+}
+
+static void
+free_series(void *p)
+{
+	struct series *s = p;
+
+	free(s->source);
+	free(s->segment);
+	free(s->region);
+	free(s);
+}
+
+static void
+free_decay(void *p)
+{
+	struct decay *d = p;
+
+	wls_free(d->wls);
+	free(d);
+}
+
+static void
+free_state(struct state *st)
+{
+	int i;
+
+	map_free(st->series, free_series);
+	map_free(st->volumes, free);
+	map_free(st->decay, free_decay);
+	map_free(st->vehicles, vehicle_free);
+	map_free(st->lookups, free);
+	for (i = 0; i < st->nseen; i++)
+		free(st->seen_sources[i]);
+	free(st->seen_sources);
+	for (i = 0; i < st->o.nsources; i++)
+		free(st->o.sources[i]);
+	free(st->o.sources);
+}
+
+static void
+setup_out(struct out *o)
+{
+	avro_schema_t fs = schema_get("Features");
+	avro_schema_t vs = avro_schema_union_branch(schema_get("Event"), 1);
+	int i, k;
+
+	o->iface = avro_generic_class_from_schema(fs);
+	avro_generic_value_new(o->iface, &o->v);
+	o->nvehicle = avro_schema_record_size(vs);
+	for (i = 0; i < F_COUNT; i++) {
+		k = avro_schema_record_field_get_index(fs, field_names[i]);
+		if (k < 0)
+			errx(1, "schema Features: no field %s",
+			    field_names[i]);
+		o->idx[i] = (size_t)k;
+	}
+}
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp, "usage: cv-features [-v] [-c min-comps] [-d days] "
+	    "[-e on-error] [-H months] [-I sources] [-l seconds] [-M vehicles] "
+	    "[-n min-n] [-o file] [-s state] [-V source] [-w months] "
+	    "[file ...]\n");
+}
+
+static void
+help(void)
+{
+	usage(stdout);
+	printf("  -c, --min-comps N       effective comparables a decay "
+	    "level needs (20)\n"
+	    "  -d, --decay-half-life D forgetting of old sales, days (180)\n"
+	    "  -e, --on-error X        fail (default), skip, or a file for "
+	    "rejects\n"
+	    "  -H, --ewma-half-life M  index EWMA half-life, months (3)\n"
+	    "  -I, --index-sources L   index sources by preference, "
+	    "comma-separated\n"
+	    "                          (default: in order of first "
+	    "appearance)\n"
+	    "  -l, --lateness S        events may arrive S seconds out of "
+	    "order (86400)\n"
+	    "  -M, --max-vehicles N    vehicles remembered for prev_value "
+	    "(1000000)\n"
+	    "  -n, --min-n N           months an elasticity fit needs (12)\n"
+	    "  -o, --output FILE       write there instead of stdout\n"
+	    "  -s, --state FILE        keep state in this sqlite file across "
+	    "runs\n"
+	    "  -V, --volume-source S   only this source's volume-only "
+	    "records pair\n"
+	    "                          with index values (default: any)\n"
+	    "  -w, --window M          elasticity and volatility window, "
+	    "months (24)\n"
+	    "  -v, --verbose           counts and rate on stderr\n"
+	    "  -h, --help              this help\n");
+}
+
+static double
+number_arg(int c, const char *s, double lo, double hi)
+{
+	double d;
+
+	if (parse_double(s, &d) < 0 || d < lo || d > hi) {
+		warnx("-%c: %s: not a number from %g to %g", c, s, lo, hi);
+		usage(stderr);
+		exit(2);
+	}
+	return d;
+}
+
+static void
+split_sources(struct opts *o, const char *list)
+{
+	char *copy = estrdup(list), *p, *save = NULL;
+
+	for (p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",",
+	    &save)) {
+		o->sources = erealloc(o->sources, (size_t)(o->nsources + 1) *
+		    sizeof(*o->sources));
+		o->sources[o->nsources++] = estrdup(p);
+	}
+	free(copy);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "min-comps",	     required_argument, NULL, 'c' },
+		{ "decay-half-life", required_argument, NULL, 'd' },
+		{ "on-error",	     required_argument, NULL, 'e' },
+		{ "ewma-half-life",  required_argument, NULL, 'H' },
+		{ "help",	     no_argument,	NULL, 'h' },
+		{ "index-sources",   required_argument, NULL, 'I' },
+		{ "lateness",	     required_argument, NULL, 'l' },
+		{ "max-vehicles",    required_argument, NULL, 'M' },
+		{ "min-n",	     required_argument, NULL, 'n' },
+		{ "output",	     required_argument, NULL, 'o' },
+		{ "state",	     required_argument, NULL, 's' },
+		{ "volume-source",   required_argument, NULL, 'V' },
+		{ "verbose",	     no_argument,	NULL, 'v' },
+		{ "window",	     required_argument, NULL, 'w' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct state st = { 0 };
+	struct out o = { 0 };
+	struct sink *sink;
+	struct src *src;
+	struct rec *r;
+	avro_value_t br;
+	const char *out = NULL, *state = NULL;
+	int64_t t;
+	int c, rc, disc, verbose = 0, status, stop = 0;
+	double t0 = now_seconds();
+
+	st.o.ewma_half_life = 3;
+	st.o.window = 24;
+	st.o.min_elasticity_n = 12;
+	st.o.decay_half_life = 180;
+	st.o.min_comps = 20;
+	st.o.lateness_ms = 86400e3;
+	st.o.max_vehicles = 1000000;
+	while ((c = getopt_long(argc, argv, "c:d:e:H:hI:l:M:n:o:s:V:vw:",
+	    longopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			st.o.min_comps = number_arg(c, optarg, 1, 1e9);
+			break;
+		case 'd':
+			st.o.decay_half_life = number_arg(c, optarg, 0, 1e6);
+			break;
+		case 'e':
+			if (reject_policy(optarg) < 0)
+				return 2;
+			break;
+		case 'H':
+			st.o.ewma_half_life = number_arg(c, optarg, 0.01,
+			    1000);
+			break;
+		case 'h':
+			help();
+			return 0;
+		case 'I':
+			split_sources(&st.o, optarg);
+			break;
+		case 'l':
+			st.o.lateness_ms = number_arg(c, optarg, 0, 1e9) * 1e3;
+			break;
+		case 'M':
+			st.o.max_vehicles = (size_t)number_arg(c, optarg, 0,
+			    1e9);
+			break;
+		case 'n':
+			st.o.min_elasticity_n = (int)number_arg(c, optarg, 3,
+			    RING);
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 's':
+			state = optarg;
+			break;
+		case 'V':
+			st.o.volume_source = optarg;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'w':
+			st.o.window = (int)number_arg(c, optarg, 3, RING);
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	stream_init();
+	gsl_set_error_handler_off();
+	st.series = map_new();
+	st.volumes = map_new();
+	st.decay = map_new();
+	st.vehicles = map_new();
+	st.lookups = map_new();
+	st.max_t = INT64_MIN;
+	if (state != NULL)
+		load_state(&st, state);
+	setup_out(&o);
+	sink = sink_open(out, schema_text("Features"));
+	src = src_open_merged(argv + optind, argc - optind, "Event",
+	    event_time);
+	while (!stop && (rc = src_next(src, &r)) > 0) {
+		t = event_time(r->value);
+		if (st.max_t != INT64_MIN && t < st.max_t - st.o.lateness_ms) {
+			char a[40], b[40];
+
+			if (reject(rec_where(r), 1, NULL, 0, r->value, "out of "
+			    "time order: %s is before %s less the lateness",
+			    time_format(t, a, sizeof(a)), time_format(st.max_t,
+			    b, sizeof(b))) < 0)
+				stop = 1;
+			continue;
+		}
+		if (t > st.max_t)
+			st.max_t = t;
+		avro_value_get_discriminant(r->value, &disc);
+		avro_value_get_current_branch(r->value, &br);
+		if ((disc == 0 ? index_obs(&st, r, &br) : vehicle(&st, &o, r,
+		    &br, sink)) == -2)
+			stop = 1;
+		src_ack(src, r);
+	}
+	if (state != NULL)
+		save_state(&st, state);
+	sink_close(sink);
+	src_close(src);
+	avro_value_decref(&o.v);
+	avro_value_iface_decref(o.iface);
+	free_state(&st);
+	schema_cleanup();
+	status = tally_finish(verbose);
+	if (verbose)
+		warnx("%.0f records/s", tally.read / (now_seconds() - t0));
+	return stop || rc < 0 ? 1 : status;
+}

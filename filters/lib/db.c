@@ -1,0 +1,57 @@
+/* db.c: sqlite helpers that end the program on failure (see db.h). */
+#include <err.h>
+#include <stddef.h>
+
+#include "lib/db.h"
+
+sqlite3 *
+db_open(const char *path)
+{
+	sqlite3 *db;
+
+	if (sqlite3_open(path, &db) != SQLITE_OK)
+		errx(1, "%s: %s", path, db ? sqlite3_errmsg(db) :
+		    "cannot open");
+	sqlite3_busy_timeout(db, 10000);
+	db_exec(db, "PRAGMA journal_mode=WAL");
+	return db;
+}
+
+void
+db_close(sqlite3 *db)
+{
+	if (db != NULL && sqlite3_close(db) != SQLITE_OK)
+		errx(1, "%s: %s", sqlite3_db_filename(db, "main"),
+		    sqlite3_errmsg(db));
+}
+
+void
+db_exec(sqlite3 *db, const char *sql)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK)
+		errx(1, "%s: %s", sqlite3_db_filename(db, "main"),
+		    msg ? msg : sqlite3_errmsg(db));
+}
+
+sqlite3_stmt *
+db_prepare(sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+		errx(1, "%s: %s", sqlite3_db_filename(db, "main"),
+		    sqlite3_errmsg(db));
+	return st;
+}
+
+void
+db_step_done(sqlite3 *db, sqlite3_stmt *st)
+{
+	if (sqlite3_step(st) != SQLITE_DONE)
+		errx(1, "%s: %s", sqlite3_db_filename(db, "main"),
+		    sqlite3_errmsg(db));
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+}

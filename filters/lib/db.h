@@ -1,0 +1,20 @@
+/*
+ * db.h: sqlite for filter state.  Opening, executing and preparing either
+ * succeed or end the program with "prog: file: sqlite's message", so a
+ * filter's state code reads straight through.
+ */
+#ifndef CV_DB_H
+#define CV_DB_H
+
+#include <sqlite3.h>
+
+/* Open (creating) path with WAL and a busy timeout. */
+sqlite3		*db_open(const char *path);
+void		 db_close(sqlite3 *);
+/* Run SQL without parameters (schema, BEGIN, COMMIT). */
+void		 db_exec(sqlite3 *, const char *sql);
+sqlite3_stmt	*db_prepare(sqlite3 *, const char *sql);
+/* Step a statement that returns no rows, then reset it. */
+void		 db_step_done(sqlite3 *, sqlite3_stmt *);
+
+#endif
