@@ -28,6 +28,7 @@
 #define MS_PER_DAY	86400000.0
 #define RING		72	/* monthly points kept per series */
 #define NREG		7	/* depreciation regressors, see regressors() */
+#define MAX_SEGMENT	200	/* characters in a segment key */
 
 struct opts {
 	char	**sources;	/* index sources in order of preference */
@@ -76,12 +77,25 @@ struct vehicle {
 	struct vehicle	*newer, *older;
 };
 
-/* Which series serve a vehicle's segment and region, cached. */
+/* Hierarchy keys of a segment, finest first: trim, model, make, market. */
+struct level {
+	const char	*name;
+	char		 key[256];
+};
+
+/*
+ * What serves a vehicle's segment and region, cached: the index series
+ * (found again when a new series appears) and the depreciation state of
+ * each level (created by the first sale there, never freed before exit).
+ */
 struct lookup {
 	unsigned	 gen;
 	struct series	*series;
 	const char	*level;
 	char		 where[64];
+	struct level	 lv[4];
+	int		 nl;
+	struct decay	*dk[4];
 };
 
 struct state {
@@ -327,11 +341,8 @@ absorb_index(struct state *st, const char *source, const char *segment,
 	free(vkey);
 }
 
-/* Hierarchy keys of a segment, finest first: trim, model, make, market. */
-struct level {
-	const char	*name;
-	char		 key[256];
-};
+
+static int hierarchy(const char *, struct level *);
 
 static int
 hierarchy(const char *segment, struct level *lv)
@@ -367,20 +378,21 @@ hierarchy(const char *segment, struct level *lv)
 static struct lookup *
 find_index(struct state *st, const char *segment, const char *region)
 {
-	char *key = easprintf("%s|%s", segment, region), name[300];
-	struct lookup *lk = map_get(st->lookups, key);
+	char key[600], name[300];
+	struct lookup *lk;
 	struct level lv[4];
 	const char *regions[2] = { region, "*" }, *src;
 	char *const *sources;
 	struct series *s;
 	int nl, l, v, r, k, n;
 
-	if (lk == NULL) {
+	snprintf(key, sizeof(key), "%s|%s", segment, region);
+	if ((lk = map_get(st->lookups, key)) == NULL) {
 		lk = ecalloc(1, sizeof(*lk));
 		lk->gen = st->gen + 1;
+		lk->nl = hierarchy(segment, lk->lv);
 		map_put(st->lookups, key, lk);
 	}
-	free(key);
 	if (lk->gen == st->gen)
 		return lk;
 	lk->gen = st->gen;
@@ -658,17 +670,18 @@ event_time(avro_value_t *ev)
 /* The depreciation features of the finest level with enough comparables;
  * fills *fit and returns the level's name, or NULL. */
 static const char *
-serve_decay(struct state *st, struct level *lv, int nl, double t_days,
+serve_decay(struct state *st, struct lookup *lk, double t_days,
     struct wlsfit *fit)
 {
 	struct decay *d;
 	int l;
 
-	for (l = 0; l < nl; l++) {
-		d = get_decay(st, lv[l].key, 0);
-		if (d != NULL && wls_fit(d->wls, t_days, fit) == 0 &&
+	for (l = 0; l < lk->nl; l++) {
+		if ((d = lk->dk[l]) == NULL)
+			d = lk->dk[l] = get_decay(st, lk->lv[l].key, 0);
+		if (d != NULL && wls_fit_cached(d->wls, t_days, fit) == 0 &&
 		    fit->n_eff >= st->o.min_comps && fit->active[1])
-			return lv[l].name;
+			return lk->lv[l].name;
 	}
 	return NULL;
 }
@@ -691,17 +704,16 @@ vehicle(struct state *st, struct out *o, struct rec *r, avro_value_t *veh,
 	double cond = get_opt_double(veh, "condition");
 	double x[NREG], age, t_days = t / MS_PER_DAY, lnlevel, q;
 	struct wlsfit fit;
-	struct level lv[4];
 	struct lookup *lk;
 	struct vehicle *prev;
 	avro_value_t f, in;
 	int32_t model_year;
 	size_t i;
-	int nl;
 
-	if (*segment == '\0')
+	if (*segment == '\0' || strlen(segment) > MAX_SEGMENT)
 		return reject(rec_where(r), 1, NULL, 0, r->value,
-		    "segment: empty") < 0 ? -2 : -1;
+		    "segment: empty or longer than %d characters",
+		    MAX_SEGMENT) < 0 ? -2 : -1;
 	if (!isnan(price) && (!isfinite(price) || price <= 0))
 		return reject(rec_where(r), 1, NULL, 0, r->value,
 		    "price: %g is not a positive number", price) < 0 ? -2 : -1;
@@ -740,10 +752,9 @@ vehicle(struct state *st, struct out *o, struct rec *r, avro_value_t *veh,
 	put_num(o, F_EWMA, lk->series != NULL, lk->series ? lk->series->ewma :
 	    0);
 
-	nl = hierarchy(segment, lv);
 	regressors(x, age / 12, km, cond, lk->series != NULL);
 	memset(&fit, 0, sizeof(fit));
-	lname = serve_decay(st, lv, nl, t_days, &fit);
+	lname = serve_decay(st, lk, t_days, &fit);
 	put_str(o, F_DECAY_LEVEL, lname);
 	put_num(o, F_DECAY, lname != NULL, -fit.beta[1]);
 	put_num(o, F_DECAY_SE, lname != NULL, fit.se[1]);
@@ -771,10 +782,12 @@ vehicle(struct state *st, struct out *o, struct rec *r, avro_value_t *veh,
 
 	/* Now learn from the sighting. */
 	if (!isnan(price)) {
-		for (i = 0; i < (size_t)nl; i++)
-			wls_add(get_decay(st, lv[i].key, 1)->wls, t_days, x,
-			    log(price) - (lk->series ? log(lk->series->mpi) :
-			    0), 1);
+		for (i = 0; i < (size_t)lk->nl; i++) {
+			if (lk->dk[i] == NULL)
+				lk->dk[i] = get_decay(st, lk->lv[i].key, 1);
+			wls_add(lk->dk[i]->wls, t_days, x, log(price) -
+			    (lk->series ? log(lk->series->mpi) : 0), 1);
+		}
 		vehicle_remember(st, id, price, t, ++st->vseq);
 	}
 	return 0;

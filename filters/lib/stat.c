@@ -43,6 +43,9 @@ struct wls {
 	double	sw, sw2, swy, swy2;
 	double	b[WLS_MAXP];
 	double	S[WLS_MAXP][WLS_MAXP];
+	/* the fit at t_last, until the next point (wls_fit_cached) */
+	int	cached, cache_rc;
+	struct wlsfit cache;
 };
 
 static const unsigned char olsw_magic[8] = "cvolsw1";
@@ -217,6 +220,7 @@ wls_add(struct wls *s, double t, const double *x, double y, double w)
 	}
 	if (t > s->t_last)
 		s->t_last = t;
+	s->cached = 0;
 	s->sw += w;
 	s->sw2 += w * w;
 	s->swy += w * y;
@@ -258,25 +262,41 @@ wlsfit_empty(struct wlsfit *out, double n_eff, double sum_w)
  * Solve A z = r for the k x k symmetric matrix A (unit diagonal) and
  * replace A by its inverse.  Return 0, or -1 if A is singular.
  */
+static double
+min_pivot(const double *l, int k)
+{
+	double m = 1;
+	int i;
+
+	for (i = 0; i < k; i++)
+		if (l[i * k + i] * l[i * k + i] < m)
+			m = l[i * k + i] * l[i * k + i];
+	return m;
+}
+
 static int
 solve_sym(double *a, int k, double *r, double *z)
 {
 	double l[WLS_MAXP * WLS_MAXP], v[WLS_MAXP * WLS_MAXP];
-	double sv[WLS_MAXP], work[3 * WLS_MAXP], rcond;
+	double sv[WLS_MAXP], work[3 * WLS_MAXP];
 	gsl_matrix_view L = gsl_matrix_view_array(l, k, k);
 	gsl_matrix_view U = gsl_matrix_view_array(a, k, k);
 	gsl_matrix_view V = gsl_matrix_view_array(v, k, k);
 	gsl_vector_view R = gsl_vector_view_array(r, k);
 	gsl_vector_view Z = gsl_vector_view_array(z, k);
 	gsl_vector_view SV = gsl_vector_view_array(sv, k);
-	gsl_vector_view W = gsl_vector_view_array(work, 3 * k);
 	gsl_vector_view W1 = gsl_vector_view_array(work, k);
 	int i, j, m;
 
 	memcpy(l, a, sizeof(double) * k * k);
+	/*
+	 * With a unit diagonal, the squared pivots of the Cholesky factor
+	 * are each column's 1 - R^2 on the ones before it: a cheap guard
+	 * (gsl_linalg_cholesky_rcond costs more than the solve here, and
+	 * the fit runs for every sighting).
+	 */
 	if (gsl_linalg_cholesky_decomp1(&L.matrix) == GSL_SUCCESS &&
-	    gsl_linalg_cholesky_rcond(&L.matrix, &rcond, &W.vector) ==
-	    GSL_SUCCESS && rcond >= WLS_CHOL) {
+	    min_pivot(l, k) >= WLS_CHOL) {
 		if (gsl_linalg_cholesky_solve(&L.matrix, &R.vector,
 		    &Z.vector) != GSL_SUCCESS ||
 		    gsl_linalg_cholesky_invert(&L.matrix) != GSL_SUCCESS)
@@ -420,6 +440,33 @@ wls_fit(const struct wls *s, double t, struct wlsfit *out)
 	}
 	out->sigma = sqrt(sig2);
 	out->r2 = tss > 0 ? 1 - rss / tss : NAN;
+	return 0;
+}
+
+int
+wls_fit_cached(struct wls *s, double t, struct wlsfit *out)
+{
+	double f;
+	int i, j;
+
+	if (!s->cached) {
+		s->cache_rc = wls_fit(s, s->t_last, &s->cache);
+		s->cached = 1;
+	}
+	f = wls_factor(s, t);
+	/* Failures and near-empty states take the exact path. */
+	if (s->cache_rc < 0 || !(s->sw2 * (f * f) >= WLS_EMPTY))
+		return wls_fit(s, t, out);
+	*out = s->cache;
+	out->sum_w = s->sw * f;
+	for (i = 0; i < s->p; i++) {
+		if (!out->active[i])
+			continue;
+		for (j = 0; j < s->p; j++)
+			if (out->active[j])
+				out->cov[i][j] = s->cache.cov[i][j] / f;
+		out->se[i] = sqrt(out->cov[i][i]);
+	}
 	return 0;
 }
 

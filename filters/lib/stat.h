@@ -124,6 +124,13 @@ struct wlsfit {
 int		 wls_fit(const struct wls *, double t, struct wlsfit *out);
 
 /* x . beta over the active columns (x has p elements). */
+/*
+ * As wls_fit, solving again only after wls_add: between points a fit only
+ * moves in time by the decay factor (beta, sigma, r2 and n_eff do not
+ * change; cov grows as 1/factor), which is applied to the cached solve.
+ * Gives the same numbers as wls_fit, bit for bit.
+ */
+int		 wls_fit_cached(struct wls *, double t, struct wlsfit *out);
 double		 wls_predict(const struct wlsfit *, const double *x);
 
 /*
