@@ -1,7 +1,10 @@
 #!/bin/sh
 # adhoc.sh: the main job on the shipped data (make run).  Ingests the market
 # indices and the vehicle sales into Event streams under out/, printing each
-# input's reconciliation (read = written + rejected) and a look at the data.
+# input's reconciliation (read = written + rejected) and a look at the data,
+# then computes each sale's market features (cv-features) from the used-car
+# CPI, total vehicle sales and the earlier sales, and shows the depreciation
+# and elasticity estimates as they stood at the last sale of each segment.
 # Rejected rows go to out/rejects-*.json with their file:line and reason.
 set -u
 cd "$(dirname "$0")/.."
@@ -52,3 +55,21 @@ cv-cat -f csv -c VehicleObs.segment out/auction-sales.avro | sed 1d |
 echo
 echo "== first rejects"
 cat out/rejects-auction-sales.json | head -3
+
+echo
+echo "== features: CPI (SA) with total vehicle sales as volume, auction sales"
+rm -f out/features.db
+cv-features -v -s out/features.db -o out/features.avro out/cpi-used-sa.avro \
+    out/sales-new-saar.avro out/auction-sales.avro 2>&1 | grep read |
+    sed 's/^cv-features: //'
+echo
+echo "== depreciation and elasticity at each segment's last sale (decay per year)"
+cv-cat -f csv -c segment,decay_level,decay_n,decay_rate,decay_rate_se,decay_half_life,mileage_slope,condition_coef,elasticity,elasticity_se,elasticity_n \
+    out/features.avro | awk -F, 'NR > 1 { last[$1] = $0; n[$1]++ }
+	END { for (s in last) if (n[s] >= 100) print last[s] }' | sort |
+    awk -F, 'BEGIN { printf "%-24s %-6s %7s %14s %9s %9s %8s %13s\n",
+	"segment", "level", "n_eff", "decay/yr", "half-life", "km/10k", "cond",
+	"elasticity" }
+	{ printf "%-24s %-6s %7.0f %7.3f±%.3f %8.1fy %9.4f %8.3f %6.3f±%.3f\n",
+	$1, $2, $3, $4, $5, $6, $7, $8, $9, $10 }'
+echo "(n_eff: effective sales after forgetting, half-life 180 days; state in out/features.db)"
