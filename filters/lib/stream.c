@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -698,6 +699,12 @@ tally_finish(int verbose)
 		if (fclose(reject_fp) == EOF)
 			warn("%s", reject_path);
 		reject_fp = NULL;
+	}
+	if (verbose) {
+		struct rusage ru;
+
+		if (getrusage(RUSAGE_SELF, &ru) == 0)
+			warnx("peak memory %.1f MB", ru.ru_maxrss / 1024.0);
 	}
 	if (verbose || tally.rejected > 0)
 		warnx("read %lld = written %lld + absorbed %lld + rejected "
