@@ -88,7 +88,8 @@ grow(struct map *m)
 	size_t i, j;
 	int found;
 
-	m->cap = m->count * 4 > old.cap ? old.cap * 2 : old.cap;
+	/* Double when over half full; else only sweep the tombstones. */
+	m->cap = m->count * 2 > old.cap ? old.cap * 2 : old.cap;
 	m->keys = ecalloc(m->cap, sizeof(*m->keys));
 	m->vals = ecalloc(m->cap, sizeof(*m->vals));
 	m->hashes = ecalloc(m->cap, sizeof(*m->hashes));
