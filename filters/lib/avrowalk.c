@@ -274,3 +274,41 @@ walker_span(struct walker *w, const char *p, size_t n, const char **why)
 	}
 	return (long)(p - start);
 }
+
+int
+walker_fields(struct walker *w, const char *p, size_t n, int *branch,
+    unsigned *off, int max, const char **why)
+{
+	const struct wnode *rec = w->root;
+	const char *start = p;
+	int64_t v;
+	int i;
+
+	w->end = p + n;
+	w->why = NULL;
+	*branch = -1;
+	if (rec->kind == W_UNION) {
+		if (varint(w, &p, &v) < 0)
+			goto bad;
+		if (v < 0 || v >= rec->n) {
+			fail(w, "union branch out of range");
+			goto bad;
+		}
+		*branch = (int)v;
+		rec = rec->kids[v];
+	}
+	if (rec->kind != W_RECORD || rec->n > max) {
+		fail(w, "not a record of at most the fields asked for");
+		goto bad;
+	}
+	for (i = 0; i < rec->n; i++) {
+		off[i] = (unsigned)(p - start);
+		if (walk(w, rec->kids[i], &p, 1) < 0)
+			goto bad;
+	}
+	off[rec->n] = (unsigned)(p - start);
+	return (int)rec->n;
+bad:
+	*why = w->why;
+	return -1;
+}

@@ -32,4 +32,14 @@ int		 walker_recursive(const struct walker *);
 long		 walker_span(struct walker *, const char *p, size_t n,
 		    const char **why);
 
+/*
+ * Where each top-level field of the record encoded at p starts and ends.
+ * The schema is a record, or a union whose branches are records: then
+ * *branch says which (else it is -1).  Fills off[0..nfields] (off[i] is
+ * field i's start, off[nfields] the record's end, offsets from p) for at
+ * most max fields; returns nfields, or -1 with *why as walker_span.
+ */
+int		 walker_fields(struct walker *, const char *p, size_t n,
+		    int *branch, unsigned *off, int max, const char **why);
+
 #endif

@@ -1,0 +1,160 @@
+/* view.c: field access and encoding in Avro's binary format. */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "lib/view.h"
+
+int
+view_parse(struct view *v, struct walker *w, const char *p, size_t n,
+    const char **why)
+{
+	v->p = p;
+	v->nfields = walker_fields(w, p, n, &v->branch, v->off,
+	    VIEW_MAXFIELDS, why);
+	return v->nfields < 0 ? -1 : 0;
+}
+
+/* Zig-zag varint at *q; the walker has checked the bytes. */
+static int64_t
+get_varint(const char **q)
+{
+	uint64_t u = 0;
+	unsigned shift = 0;
+	unsigned char c;
+
+	do {
+		c = (unsigned char)*(*q)++;
+		u |= (uint64_t)(c & 0x7f) << shift;
+		shift += 7;
+	} while ((c & 0x80) && shift < 64);
+	return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
+}
+
+double
+view_double(const struct view *v, int i)
+{
+	double d;
+
+	memcpy(&d, v->p + v->off[i], 8);
+	return d;
+}
+
+double
+view_opt_double(const struct view *v, int i)
+{
+	const char *q = v->p + v->off[i];
+	double d;
+
+	if (get_varint(&q) == 0)
+		return NAN;
+	memcpy(&d, q, 8);
+	return d;
+}
+
+int64_t
+view_long(const struct view *v, int i)
+{
+	const char *q = v->p + v->off[i];
+
+	return get_varint(&q);
+}
+
+int64_t
+view_opt_long(const struct view *v, int i)
+{
+	const char *q = v->p + v->off[i];
+
+	return get_varint(&q) == 0 ? INT64_MIN : get_varint(&q);
+}
+
+static const char *
+copy_text(const char *q, char *buf, size_t len)
+{
+	int64_t n = get_varint(&q);
+
+	if ((size_t)n >= len)
+		n = (int64_t)len - 1;
+	memcpy(buf, q, (size_t)n);
+	buf[n] = '\0';
+	return buf;
+}
+
+const char *
+view_string(const struct view *v, int i, char *buf, size_t len)
+{
+	return copy_text(v->p + v->off[i], buf, len);
+}
+
+const char *
+view_opt_string(const struct view *v, int i, char *buf, size_t len)
+{
+	const char *q = v->p + v->off[i];
+
+	return get_varint(&q) == 0 ? NULL : copy_text(q, buf, len);
+}
+
+const char *
+view_span(const struct view *v, int from, int to, size_t *len)
+{
+	*len = v->off[to] - v->off[from];
+	return v->p + v->off[from];
+}
+
+void
+enc_long(struct buf *b, int64_t l)
+{
+	uint64_t z = ((uint64_t)l << 1) ^ (uint64_t)(l >> 63);
+
+	buf_reserve(b, 10);
+	while (z > 0x7f) {
+		b->p[b->len++] = (char)((z & 0x7f) | 0x80);
+		z >>= 7;
+	}
+	b->p[b->len++] = (char)z;
+}
+
+void
+enc_double(struct buf *b, double d)
+{
+	buf_add(b, &d, 8);	/* little-endian, as Avro wants */
+}
+
+void
+enc_string(struct buf *b, const char *s)
+{
+	size_t n = strlen(s);
+
+	enc_long(b, (int64_t)n);
+	buf_add(b, s, n);
+}
+
+void
+enc_bool(struct buf *b, int t)
+{
+	buf_addc(b, t ? 1 : 0);
+}
+
+void
+enc_opt_double(struct buf *b, int has, double d)
+{
+	enc_long(b, has);
+	if (has)
+		enc_double(b, d);
+}
+
+void
+enc_opt_long(struct buf *b, int has, int64_t l)
+{
+	enc_long(b, has);
+	if (has)
+		enc_long(b, l);
+}
+
+void
+enc_opt_string(struct buf *b, const char *s)
+{
+	enc_long(b, s != NULL);
+	if (s != NULL)
+		enc_string(b, s);
+}

@@ -1,0 +1,60 @@
+/*
+ * view.h: read and write records' fields in their Avro binary encoding,
+ * without building avro-c values.
+ *
+ * A stage's output record begins with its input record's fields (schemas
+ * "extend" each other), so a stage can copy the input's encoding as it is
+ * and encode only the fields it adds.  A view gives the top-level fields
+ * of an encoded record: numbers, strings and nullable unions of them.
+ */
+#ifndef CV_VIEW_H
+#define CV_VIEW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/avrowalk.h"
+#include "lib/util.h"
+
+#define VIEW_MAXFIELDS 128
+
+struct view {
+	const char	*p;		/* the record's encoding */
+	int		 branch;	/* of a union of records, else -1 */
+	int		 nfields;
+	unsigned	 off[VIEW_MAXFIELDS + 1];
+};
+
+/* Map the record at p; 0, or -1 with *why when it is malformed. */
+int		 view_parse(struct view *, struct walker *, const char *p,
+		    size_t n, const char **why);
+
+/*
+ * Field i as a number or text; the view_opt_ forms read a nullable union
+ * ["null", T] and give NAN, INT64_MIN or NULL for null.  The types must be
+ * what the schema says: the filter checks them once, at start.  Text is
+ * copied NUL-terminated into buf (truncated to len).
+ */
+double		 view_double(const struct view *, int i);
+double		 view_opt_double(const struct view *, int i);
+int64_t		 view_long(const struct view *, int i);	/* int or long */
+int64_t		 view_opt_long(const struct view *, int i);
+const char	*view_string(const struct view *, int i, char *buf,
+		    size_t len);
+const char	*view_opt_string(const struct view *, int i, char *buf,
+		    size_t len);
+/* Encoding of fields [from, to) of the record. */
+const char	*view_span(const struct view *, int from, int to,
+		    size_t *len);
+
+/* Encoders for the fields a stage adds (Avro binary encoding). */
+void		 enc_long(struct buf *, int64_t);	/* int or long */
+void		 enc_double(struct buf *, double);
+void		 enc_string(struct buf *, const char *);
+void		 enc_bool(struct buf *, int);
+/* ["null", T]: null when !has, else branch 1 and the value. */
+void		 enc_opt_double(struct buf *, int has, double);
+void		 enc_opt_long(struct buf *, int has, int64_t);
+void		 enc_opt_string(struct buf *, const char *);	/* NULL: null */
+
+#endif
