@@ -24,6 +24,7 @@
 #include "lib/stat.h"
 #include "lib/stream.h"
 #include "lib/timeparse.h"
+#include "lib/view.h"
 
 #define MS_PER_DAY	86400000.0
 #define RING		72	/* monthly points kept per series */
@@ -551,120 +552,215 @@ static const char *field_names[F_COUNT] = {
 	"price_level_lse", "comps_n", "prev_value", "prev_observed_at"
 };
 
-struct out {
-	avro_value_iface_t *iface;
-	avro_value_t	 v;
-	size_t		 idx[F_COUNT];
-	size_t		 nvehicle;	/* leading fields copied from input */
+/* How the added fields are encoded, from their type in the schema. */
+enum tkind { T_DOUBLE, T_INT, T_OPT_DOUBLE, T_OPT_LONG, T_OPT_STRING };
+
+/* One added field's value, filled by vehicle() and encoded in order. */
+struct slot {
+	int		 has;
+	double		 d;
+	const char	*s;
 };
 
-/* Set field i: a number, or null when !has (for nullable fields). */
-static void
-put_num(struct out *o, int i, int has, double d)
-{
-	avro_value_t f, b, *t = &f;
+/*
+ * Records are read through views of their encoding and written as the
+ * input vehicle's bytes followed by the encoded features: no avro-c
+ * values on the way (see lib/view.h).  Static: the merge's time function
+ * needs it too.
+ */
+static struct codec {
+	struct walker	*event;		/* the Event schema */
+	struct view	 view;
+	struct buf	 canon;		/* a record re-encoded as an Event */
+	avro_writer_t	 mw;
+	int		 ix[7], vx[8];	/* fields used, by position */
+	int		 ntail;		/* Features fields after VehicleObs' */
+	int		 tail_slot[F_COUNT];
+	enum tkind	 tail_kind[F_COUNT];
+	struct buf	 out;
+} codec;
 
-	avro_value_get_by_index(&o->v, o->idx[i], &f, NULL);
-	if (avro_value_get_type(&f) == AVRO_UNION) {
-		avro_value_set_branch(&f, has && isfinite(d), &b);
-		if (!has || !isfinite(d))
-			return;
-		t = &b;
-	}
-	switch (avro_value_get_type(t)) {
+static const char *index_fields[7] = { "source", "segment", "region",
+	"period", "published_at", "value", "volume" };
+static const char *vehicle_fields[8] = { "vehicle_id", "segment", "region",
+	"observed_at", "model_year", "mileage_km", "condition", "price" };
+enum { X_SOURCE, X_SEGMENT, X_REGION, X_PERIOD, X_PUBLISHED, X_VALUE,
+	X_VOLUME };
+enum { V_ID, V_SEGMENT, V_REGION, V_OBSERVED, V_YEAR, V_KM, V_COND,
+	V_PRICE };
+
+static enum tkind
+kind_of(avro_schema_t f, const char *name)
+{
+	avro_schema_t b;
+
+	switch (avro_typeof(f)) {
+	case AVRO_DOUBLE:
+		return T_DOUBLE;
 	case AVRO_INT32:
-		avro_value_set_int(t, has ? (int32_t)d : 0);
-		break;
-	case AVRO_INT64:
-		avro_value_set_long(t, has ? (int64_t)d : 0);
+		return T_INT;
+	case AVRO_UNION:
+		if (avro_schema_union_size(f) == 2 &&
+		    is_avro_null(avro_schema_union_branch(f, 0))) {
+			b = avro_schema_union_branch(f, 1);
+			if (is_avro_double(b))
+				return T_OPT_DOUBLE;
+			if (is_avro_int64(b))
+				return T_OPT_LONG;
+			if (is_avro_string(b))
+				return T_OPT_STRING;
+		}
 		break;
 	default:
-		avro_value_set_double(t, has && isfinite(d) ? d : 0);
+		break;
+	}
+	errx(1, "schema Features: field %s: a type cv-features cannot write",
+	    name);
+}
+
+static int
+field_pos(avro_schema_t rec, const char *name)
+{
+	int i = avro_schema_record_field_get_index(rec, name);
+
+	if (i < 0)
+		errx(1, "schema %s: no field %s", avro_schema_name(rec), name);
+	return i;
+}
+
+static void
+codec_init(void)
+{
+	avro_schema_t ev = schema_get("Event"), fs = schema_get("Features");
+	avro_schema_t is = avro_schema_union_branch(ev, 0);
+	avro_schema_t vs = avro_schema_union_branch(ev, 1);
+	size_t i, nv = avro_schema_record_size(vs), nf;
+	const char *name;
+	int k;
+
+	codec.event = walker_new(ev);
+	codec.mw = avro_writer_memory("", 0);
+	for (i = 0; i < NELEM(index_fields); i++)
+		codec.ix[i] = field_pos(is, index_fields[i]);
+	for (i = 0; i < NELEM(vehicle_fields); i++)
+		codec.vx[i] = field_pos(vs, vehicle_fields[i]);
+	nf = avro_schema_record_size(fs);
+	codec.ntail = (int)(nf - nv);
+	if (codec.ntail != F_COUNT)
+		errx(1, "schema Features: %d fields after VehicleObs', "
+		    "cv-features writes %d", codec.ntail, F_COUNT);
+	for (i = nv; i < nf; i++) {
+		name = avro_schema_record_field_name(fs, (int)i);
+		for (k = 0; k < F_COUNT; k++)
+			if (strcmp(field_names[k], name) == 0)
+				break;
+		if (k == F_COUNT)
+			errx(1, "schema Features: field %s: unknown to "
+			    "cv-features", name);
+		codec.tail_slot[i - nv] = k;
+		codec.tail_kind[i - nv] = kind_of(
+		    avro_schema_record_field_get_by_index(fs, (int)i), name);
 	}
 }
 
 static void
-put_str(struct out *o, int i, const char *s)
+codec_free(void)
 {
-	avro_value_t f, b;
-
-	avro_value_get_by_index(&o->v, o->idx[i], &f, NULL);
-	avro_value_set_branch(&f, s != NULL, &b);
-	if (s != NULL)
-		avro_value_set_string(&b, s);
+	walker_free(codec.event);
+	avro_writer_free(codec.mw);
+	buf_free(&codec.canon);
+	buf_free(&codec.out);
 }
 
-static double
-get_opt_double(avro_value_t *rec, const char *name)
+/*
+ * The record as an Event encoding: its own bytes when written with the
+ * Event schema, else decoded (resolved) and encoded again.  NULL if it
+ * cannot be decoded (already reported).
+ */
+static struct view *
+view_of(struct rec *r)
 {
-	avro_value_t f, b;
-	double d;
+	avro_value_t *v;
+	const char *p = r->raw, *why;
+	size_t n = r->rawlen;
 
-	if (avro_value_get_by_name(rec, name, &f, NULL) != 0)
-		return NAN;
-	if (avro_value_get_type(&f) == AVRO_UNION) {
-		int disc;
-
-		avro_value_get_discriminant(&f, &disc);
-		if (disc == 0)
-			return NAN;
-		avro_value_get_current_branch(&f, &b);
-		f = b;
+	if (!r->same_schema) {
+		if ((v = rec_value(r)) == NULL)
+			return NULL;
+		for (;;) {
+			buf_reserve(&codec.canon, 4096);
+			avro_writer_memory_set_dest(codec.mw, codec.canon.p,
+			    (int64_t)codec.canon.cap - 1);
+			if (avro_value_write(codec.mw, v) == 0)
+				break;
+			buf_reserve(&codec.canon, codec.canon.cap);
+		}
+		p = codec.canon.p;
+		n = (size_t)avro_writer_tell(codec.mw);
 	}
-	avro_value_get_double(&f, &d);
-	return d;
+	if (view_parse(&codec.view, codec.event, p, n, &why) < 0)
+		errx(1, "%s: re-encoded record: %s", rec_where(r), why);
+	return &codec.view;
 }
 
-static const char *
-get_str(avro_value_t *rec, const char *name)
-{
-	avro_value_t f;
-	const char *s = NULL;
-
-	if (avro_value_get_by_name(rec, name, &f, NULL) == 0)
-		avro_value_get_string(&f, &s, NULL);
-	return s ? s : "";
-}
-
+/* Event time of an Event: observed_at, published_at, else period. */
 static int64_t
-get_long(avro_value_t *rec, const char *name)
+view_time(const struct view *v)
 {
-	avro_value_t f, b;
-	int64_t l = 0;
-	int disc;
-
-	if (avro_value_get_by_name(rec, name, &f, NULL) != 0)
-		return 0;
-	if (avro_value_get_type(&f) == AVRO_UNION) {
-		avro_value_get_discriminant(&f, &disc);
-		if (disc == 0)
-			return INT64_MIN;
-		avro_value_get_current_branch(&f, &b);
-		f = b;
-	}
-	avro_value_get_long(&f, &l);
-	return l;
-}
-
-/* Event time of an Event value (the merge's ordering). */
-static int64_t
-event_time(avro_value_t *ev)
-{
-	avro_value_t br, f;
-	int32_t period;
 	int64_t pub;
-	int disc;
 
-	avro_value_get_discriminant(ev, &disc);
-	avro_value_get_current_branch(ev, &br);
-	if (disc == 1)
-		return get_long(&br, "observed_at");
-	pub = get_long(&br, "published_at");
+	if (v->branch == 1)
+		return view_long(v, codec.vx[V_OBSERVED]);
+	pub = view_opt_long(v, codec.ix[X_PUBLISHED]);
 	if (pub != INT64_MIN)
 		return pub;
-	avro_value_get_by_name(&br, "period", &f, NULL);
-	avro_value_get_int(&f, &period);
-	return (int64_t)period * 86400000LL;
+	return view_long(v, codec.ix[X_PERIOD]) * 86400000LL;
+}
+
+/* The merge's ordering. */
+static int64_t
+event_time(struct rec *r)
+{
+	struct view *v = view_of(r);
+
+	return v == NULL ? INT64_MIN : view_time(v);
+}
+
+/* Write the vehicle's bytes and the added fields in schema order. */
+static void
+put_features(struct sink *sink, const struct view *v, const struct slot *sl)
+{
+	const struct slot *x;
+	const char *p;
+	size_t n;
+	int i;
+
+	buf_clear(&codec.out);
+	p = view_span(v, 0, v->nfields, &n);
+	buf_add(&codec.out, p, n);
+	for (i = 0; i < codec.ntail; i++) {
+		x = &sl[codec.tail_slot[i]];
+		switch (codec.tail_kind[i]) {
+		case T_DOUBLE:
+			enc_double(&codec.out, x->has && isfinite(x->d) ?
+			    x->d : 0);
+			break;
+		case T_INT:
+			enc_long(&codec.out, x->has ? (int32_t)x->d : 0);
+			break;
+		case T_OPT_DOUBLE:
+			enc_opt_double(&codec.out, x->has && isfinite(x->d),
+			    x->d);
+			break;
+		case T_OPT_LONG:
+			enc_opt_long(&codec.out, x->has, (int64_t)x->d);
+			break;
+		case T_OPT_STRING:
+			enc_opt_string(&codec.out, x->has ? x->s : NULL);
+			break;
+		}
+	}
+	sink_put_raw(sink, codec.out.p, codec.out.len, NULL, 0);
 }
 
 /* The depreciation features of the finest level with enough comparables;
@@ -688,105 +784,94 @@ serve_decay(struct state *st, struct lookup *lk, double t_days,
 
 /*
  * One VehicleObs: write its Features from the state as it stands, then
- * learn from it.  Returns 0, or -1 if it was rejected.
+ * learn from it.  Returns 0, -1 if it was rejected, -2 to stop.
  */
 static int
-vehicle(struct state *st, struct out *o, struct rec *r, avro_value_t *veh,
+vehicle(struct state *st, struct rec *r, const struct view *v,
     struct sink *sink)
 {
-	const char *id = get_str(veh, "vehicle_id");
-	const char *segment = get_str(veh, "segment");
-	const char *region = get_str(veh, "region");
+	char id[256], segment[MAX_SEGMENT + 2], region[64];
 	const char *lname;
-	int64_t t = get_long(veh, "observed_at");
-	double price = get_opt_double(veh, "price");
-	double km = get_opt_double(veh, "mileage_km");
-	double cond = get_opt_double(veh, "condition");
+	int64_t t = view_long(v, codec.vx[V_OBSERVED]);
+	double price = view_opt_double(v, codec.vx[V_PRICE]);
+	double km = view_opt_double(v, codec.vx[V_KM]);
+	double cond = view_opt_double(v, codec.vx[V_COND]);
 	double x[NREG], age, t_days = t / MS_PER_DAY, lnlevel, q;
+	struct slot sl[F_COUNT];
+	struct series *ix;
 	struct wlsfit fit;
 	struct lookup *lk;
 	struct vehicle *prev;
-	avro_value_t f, in;
-	int32_t model_year;
-	size_t i;
+	int i;
 
+	view_string(v, codec.vx[V_ID], id, sizeof(id));
+	view_string(v, codec.vx[V_SEGMENT], segment, sizeof(segment));
+	view_string(v, codec.vx[V_REGION], region, sizeof(region));
 	if (*segment == '\0' || strlen(segment) > MAX_SEGMENT)
-		return reject(rec_where(r), 1, NULL, 0, r->value,
+		return reject(rec_where(r), 1, NULL, 0, rec_value(r),
 		    "segment: empty or longer than %d characters",
 		    MAX_SEGMENT) < 0 ? -2 : -1;
 	if (!isnan(price) && (!isfinite(price) || price <= 0))
-		return reject(rec_where(r), 1, NULL, 0, r->value,
+		return reject(rec_where(r), 1, NULL, 0, rec_value(r),
 		    "price: %g is not a positive number", price) < 0 ? -2 : -1;
 	if (isinf(km) || isinf(cond))
-		return reject(rec_where(r), 1, NULL, 0, r->value,
+		return reject(rec_where(r), 1, NULL, 0, rec_value(r),
 		    "mileage or condition: not finite") < 0 ? -2 : -1;
-	avro_value_get_by_name(veh, "model_year", &f, NULL);
-	avro_value_get_int(&f, &model_year);
-	age = age_months(t, model_year);
+	age = age_months(t, (int)view_long(v, codec.vx[V_YEAR]));
 
-	for (i = 0; i < o->nvehicle; i++) {
-		avro_value_get_by_index(veh, i, &in, NULL);
-		avro_value_get_by_index(&o->v, i, &f, NULL);
-		avro_value_copy(&f, &in);
-	}
-	put_num(o, F_AGE, 1, age);
-
+	memset(sl, 0, sizeof(sl));
+#define SET(f, h, val)	(sl[f].has = (h), sl[f].d = (h) ? (val) : 0)
+	SET(F_AGE, 1, age);
 	lk = find_index(st, segment, region);
-	put_num(o, F_MPI, lk->series != NULL, lk->series ? lk->series->mpi : 0);
-	put_num(o, F_RET1, lk->series && lk->series->has_ret1,
-	    lk->series ? lk->series->ret1 : 0);
-	put_num(o, F_RET3, lk->series && lk->series->has_ret3,
-	    lk->series ? lk->series->ret3 : 0);
-	put_str(o, F_MPI_LEVEL, lk->series ? lk->where : NULL);
-	put_str(o, F_MPI_SOURCE, lk->series ? lk->series->source : NULL);
-	put_num(o, F_EL, lk->series && lk->series->has_el,
-	    lk->series ? lk->series->el.slope : 0);
-	put_num(o, F_EL_SE, lk->series && lk->series->has_el,
-	    lk->series ? lk->series->el.slope_se : 0);
-	put_num(o, F_EL_N, 1, lk->series && lk->series->has_el ?
-	    lk->series->el.n : 0);
-	put_num(o, F_EL_R2, lk->series && lk->series->has_el,
-	    lk->series ? lk->series->el.r2 : 0);
-	put_num(o, F_VOL, lk->series && lk->series->has_vol,
-	    lk->series ? lk->series->volatility : 0);
-	put_num(o, F_EWMA, lk->series != NULL, lk->series ? lk->series->ewma :
-	    0);
+	ix = lk->series;
+	SET(F_MPI, ix != NULL, ix->mpi);
+	SET(F_RET1, ix && ix->has_ret1, ix->ret1);
+	SET(F_RET3, ix && ix->has_ret3, ix->ret3);
+	sl[F_MPI_LEVEL].has = sl[F_MPI_SOURCE].has = ix != NULL;
+	sl[F_MPI_LEVEL].s = ix ? lk->where : NULL;
+	sl[F_MPI_SOURCE].s = ix ? ix->source : NULL;
+	SET(F_EL, ix && ix->has_el, ix->el.slope);
+	SET(F_EL_SE, ix && ix->has_el, ix->el.slope_se);
+	SET(F_EL_N, 1, ix && ix->has_el ? ix->el.n : 0);
+	SET(F_EL_R2, ix && ix->has_el, ix->el.r2);
+	SET(F_VOL, ix && ix->has_vol, ix->volatility);
+	SET(F_EWMA, ix != NULL, ix->ewma);
 
-	regressors(x, age / 12, km, cond, lk->series != NULL);
+	regressors(x, age / 12, km, cond, ix != NULL);
 	memset(&fit, 0, sizeof(fit));
 	lname = serve_decay(st, lk, t_days, &fit);
-	put_str(o, F_DECAY_LEVEL, lname);
-	put_num(o, F_DECAY, lname != NULL, -fit.beta[1]);
-	put_num(o, F_DECAY_SE, lname != NULL, fit.se[1]);
-	put_num(o, F_HALF_LIFE, lname && fit.beta[1] < 0, lname &&
-	    fit.beta[1] < 0 ? log(2) / -fit.beta[1] : 0);
-	put_num(o, F_DECAY_N, 1, lname ? fit.n_eff : 0);
-	put_num(o, F_COMPS, 1, lname ? fit.n_eff : 0);
-	put_num(o, F_DECAY_R2, lname != NULL, fit.r2);
-	put_num(o, F_SIGMA, lname != NULL, fit.sigma);
-	put_num(o, F_MILEAGE, lname && fit.active[2], fit.beta[2]);
-	put_num(o, F_MILEAGE_SE, lname && fit.active[2], fit.se[2]);
-	put_num(o, F_COND, lname && fit.active[3], fit.beta[3]);
-	put_num(o, F_COND_SE, lname && fit.active[3], fit.se[3]);
+	sl[F_DECAY_LEVEL].has = lname != NULL;
+	sl[F_DECAY_LEVEL].s = lname;
+	SET(F_DECAY, lname != NULL, -fit.beta[1]);
+	SET(F_DECAY_SE, lname != NULL, fit.se[1]);
+	SET(F_HALF_LIFE, lname && fit.beta[1] < 0, log(2) / -fit.beta[1]);
+	SET(F_DECAY_N, 1, lname ? fit.n_eff : 0);
+	SET(F_COMPS, 1, lname ? fit.n_eff : 0);
+	SET(F_DECAY_R2, lname != NULL, fit.r2);
+	SET(F_SIGMA, lname != NULL, fit.sigma);
+	SET(F_MILEAGE, lname && fit.active[2], fit.beta[2]);
+	SET(F_MILEAGE_SE, lname && fit.active[2], fit.se[2]);
+	SET(F_COND, lname && fit.active[3], fit.beta[3]);
+	SET(F_COND_SE, lname && fit.active[3], fit.se[3]);
 	lnlevel = lname ? wls_predict(&fit, x) : 0;
-	if (lk->series != NULL)
-		lnlevel += log(lk->series->mpi);
-	put_num(o, F_LEVEL, lname != NULL, exp(lnlevel));
+	if (ix != NULL)
+		lnlevel += log(ix->mpi);
+	SET(F_LEVEL, lname != NULL, exp(lnlevel));
 	q = lname ? wls_predict_se(&fit, x) : NAN;
-	put_num(o, F_LEVEL_LSE, lname != NULL && !isnan(q), q);
-
+	SET(F_LEVEL_LSE, lname != NULL && !isnan(q), q);
 	prev = vehicle_get(st, id);
-	put_num(o, F_PREV, prev != NULL, prev ? prev->price : 0);
-	put_num(o, F_PREV_AT, prev != NULL, prev ? (double)prev->at : 0);
-	sink_put(sink, &o->v, NULL, 0);
+	SET(F_PREV, prev != NULL, prev->price);
+	SET(F_PREV_AT, prev != NULL, (double)prev->at);
+#undef SET
+	put_features(sink, v, sl);
 
 	/* Now learn from the sighting. */
 	if (!isnan(price)) {
-		for (i = 0; i < (size_t)lk->nl; i++) {
+		for (i = 0; i < lk->nl; i++) {
 			if (lk->dk[i] == NULL)
 				lk->dk[i] = get_decay(st, lk->lv[i].key, 1);
 			wls_add(lk->dk[i]->wls, t_days, x, log(price) -
-			    (lk->series ? log(lk->series->mpi) : 0), 1);
+			    (ix ? log(ix->mpi) : 0), 1);
 		}
 		vehicle_remember(st, id, price, t, ++st->vseq);
 	}
@@ -795,25 +880,25 @@ vehicle(struct state *st, struct out *o, struct rec *r, avro_value_t *veh,
 
 /* An IndexObs: checked, then folded into its series. */
 static int
-index_obs(struct state *st, struct rec *r, avro_value_t *ix)
+index_obs(struct state *st, struct rec *r, const struct view *v)
 {
-	double value = get_opt_double(ix, "value");
-	double volume = get_opt_double(ix, "volume");
-	avro_value_t f;
-	int32_t period;
+	char source[256], segment[MAX_SEGMENT + 2], region[64];
+	double value = view_opt_double(v, codec.ix[X_VALUE]);
+	double volume = view_opt_double(v, codec.ix[X_VOLUME]);
 
 	if ((!isnan(value) && (!isfinite(value) || value <= 0)) ||
 	    (!isnan(volume) && (!isfinite(volume) || volume <= 0)))
-		return reject(rec_where(r), 1, NULL, 0, r->value,
+		return reject(rec_where(r), 1, NULL, 0, rec_value(r),
 		    "value %g or volume %g: not a positive number", value,
 		    volume) < 0 ? -2 : -1;
 	if (isnan(value) && isnan(volume))
-		return reject(rec_where(r), 1, NULL, 0, r->value,
+		return reject(rec_where(r), 1, NULL, 0, rec_value(r),
 		    "neither value nor volume") < 0 ? -2 : -1;
-	avro_value_get_by_name(ix, "period", &f, NULL);
-	avro_value_get_int(&f, &period);
-	absorb_index(st, get_str(ix, "source"), get_str(ix, "segment"),
-	    get_str(ix, "region"), period, value, volume);
+	absorb_index(st, view_string(v, codec.ix[X_SOURCE], source,
+	    sizeof(source)), view_string(v, codec.ix[X_SEGMENT], segment,
+	    sizeof(segment)), view_string(v, codec.ix[X_REGION], region,
+	    sizeof(region)), (int32_t)view_long(v, codec.ix[X_PERIOD]), value,
+	    volume);
 	tally.absorbed++;
 	return 0;
 }
@@ -1049,25 +1134,6 @@ free_state(struct state *st)
 }
 
 static void
-setup_out(struct out *o)
-{
-	avro_schema_t fs = schema_get("Features");
-	avro_schema_t vs = avro_schema_union_branch(schema_get("Event"), 1);
-	int i, k;
-
-	o->iface = avro_generic_class_from_schema(fs);
-	avro_generic_value_new(o->iface, &o->v);
-	o->nvehicle = avro_schema_record_size(vs);
-	for (i = 0; i < F_COUNT; i++) {
-		k = avro_schema_record_field_get_index(fs, field_names[i]);
-		if (k < 0)
-			errx(1, "schema Features: no field %s",
-			    field_names[i]);
-		o->idx[i] = (size_t)k;
-	}
-}
-
-static void
 usage(FILE *fp)
 {
 	fprintf(fp, "usage: cv-features [-v] [-c min-comps] [-d days] "
@@ -1155,14 +1221,13 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 }
 	};
 	struct state st = { 0 };
-	struct out o = { 0 };
 	struct sink *sink;
 	struct src *src;
 	struct rec *r;
-	avro_value_t br;
+	struct view *v;
 	const char *out = NULL, *state = NULL;
 	int64_t t;
-	int c, rc, disc, verbose = 0, status, stop = 0;
+	int c, rc, verbose = 0, status, stop = 0;
 	double t0 = now_seconds();
 
 	st.o.ewma_half_life = 3;
@@ -1236,16 +1301,19 @@ main(int argc, char *argv[])
 	st.max_t = INT64_MIN;
 	if (state != NULL)
 		load_state(&st, state);
-	setup_out(&o);
+	codec_init();
 	sink = sink_open(out, schema_text("Features"));
 	src = src_open_merged(argv + optind, argc - optind, "Event",
 	    event_time);
+	src_lazy(src);
 	while (!stop && (rc = src_next(src, &r)) > 0) {
-		t = event_time(r->value);
+		if ((v = view_of(r)) == NULL)
+			continue;
+		t = view_time(v);
 		if (st.max_t != INT64_MIN && t < st.max_t - st.o.lateness_ms) {
 			char a[40], b[40];
 
-			if (reject(rec_where(r), 1, NULL, 0, r->value, "out of "
+			if (reject(rec_where(r), 1, NULL, 0, rec_value(r), "out of "
 			    "time order: %s is before %s less the lateness",
 			    time_format(t, a, sizeof(a)), time_format(st.max_t,
 			    b, sizeof(b))) < 0)
@@ -1254,10 +1322,8 @@ main(int argc, char *argv[])
 		}
 		if (t > st.max_t)
 			st.max_t = t;
-		avro_value_get_discriminant(r->value, &disc);
-		avro_value_get_current_branch(r->value, &br);
-		if ((disc == 0 ? index_obs(&st, r, &br) : vehicle(&st, &o, r,
-		    &br, sink)) == -2)
+		if ((v->branch == 0 ? index_obs(&st, r, v) : vehicle(&st, r, v,
+		    sink)) == -2)
 			stop = 1;
 		src_ack(src, r);
 	}
@@ -1265,8 +1331,7 @@ main(int argc, char *argv[])
 		save_state(&st, state);
 	sink_close(sink);
 	src_close(src);
-	avro_value_decref(&o.v);
-	avro_value_iface_decref(o.iface);
+	codec_free();
 	free_state(&st);
 	schema_cleanup();
 	status = tally_finish(verbose);

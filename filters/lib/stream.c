@@ -93,7 +93,7 @@ struct src {
 	struct rec	**heads;	/* NULL: that input has ended */
 	int64_t		 *head_t;
 	int		  nsubs, current;
-	int64_t		(*time)(avro_value_t *);
+	int64_t		(*time)(struct rec *);
 	int64_t		  seqno;
 	struct rec	  rec;
 };
@@ -125,6 +125,7 @@ src_open(char *const *paths, int n, const char *reader_schema)
 	s->mem = avro_reader_memory("", 0);
 	s->rec.partition = -1;
 	s->rec.timestamp_ms = -1;
+	s->rec.owner = s;
 	return s;
 }
 
@@ -320,7 +321,7 @@ use_header(struct src *s)
 
 struct src *
 src_open_merged(char *const *paths, int n, const char *reader_schema,
-    int64_t (*time)(avro_value_t *))
+    int64_t (*time)(struct rec *))
 {
 	struct src *m;
 	int i;
@@ -349,7 +350,7 @@ merge_fill(struct src *m, int i)
 	if (rc <= 0)
 		m->heads[i] = NULL;
 	else
-		m->head_t[i] = m->time(m->heads[i]->value);
+		m->head_t[i] = m->time(m->heads[i]);
 	return rc < 0 ? -1 : 0;
 }
 
@@ -480,7 +481,17 @@ src_next(struct src *s, struct rec **out)
 void
 src_lazy(struct src *s)
 {
+	int i;
+
 	s->lazy = 1;
+	for (i = 0; i < s->nsubs; i++)
+		src_lazy(s->subs[i]);
+}
+
+avro_value_t *
+rec_value(struct rec *r)
+{
+	return src_value(r->owner, r);
 }
 
 avro_value_t *
@@ -488,6 +499,7 @@ src_value(struct src *s, struct rec *r)
 {
 	if (r->value != NULL)
 		return r->value;
+	s = r->owner;		/* a merge's records are its inputs' */
 	avro_reader_memory_set_source(s->mem, r->raw, (int64_t)r->rawlen);
 	avro_value_reset(&s->value);
 	if (s->proj != NULL)

@@ -40,7 +40,11 @@ struct rec {
 	const char	*raw;		/* the record's encoding, in the */
 	size_t		 rawlen;	/* writer schema */
 	int		 same_schema;	/* writer schema == value schema */
+	struct src	*owner;		/* for rec_value() */
 };
+
+/* The record's value, decoded if the source is lazy (see src_value()). */
+avro_value_t	*rec_value(struct rec *);
 
 /* "in.avro: record 812" or "topic[3]@81234", in a static buffer. */
 const char	*rec_where(const struct rec *);
@@ -57,11 +61,11 @@ struct src	*src_open(char *const *paths, int n, const char *reader_schema);
 
 /*
  * Merge the inputs in event time: each is read as by src_open() (one
- * path each) and the record with the smallest time(value) comes next;
- * ties go to the earlier input.  Each input must be in time order itself.
+ * path each) and the record with the smallest time(r) comes next; ties go
+ * to the earlier input.  Each input must be in time order itself.
  */
 struct src	*src_open_merged(char *const *paths, int n,
-		    const char *reader_schema, int64_t (*time)(avro_value_t *));
+		    const char *reader_schema, int64_t (*time)(struct rec *));
 
 /*
  * Next record: 1 with *r set (valid until the next call); 0 at the end of
