@@ -508,13 +508,14 @@ vehicle_free(void *p)
 	free(v);
 }
 
-/* Remember a vehicle's price; the least recently seen go past the cap. */
+/*
+ * Remember a vehicle's price; the least recently seen go past the cap.
+ * v is the vehicle's entry if the caller has looked it up, else NULL.
+ */
 static void
-vehicle_remember(struct state *st, const char *id, double price,
-    int64_t at, uint64_t seq)
+vehicle_remember(struct state *st, struct vehicle *v, const char *id,
+    double price, int64_t at, uint64_t seq)
 {
-	struct vehicle *v = vehicle_get(st, id);
-
 	if (v == NULL) {
 		v = ecalloc(1, sizeof(*v));
 		v->id = estrdup(id);
@@ -684,6 +685,8 @@ view_of(struct rec *r)
 	const char *p = r->raw, *why;
 	size_t n = r->rawlen;
 
+	if (r->same_schema && view_of_rec(&codec.view, r) == 0)
+		return &codec.view;
 	if (!r->same_schema) {
 		if ((v = rec_value(r)) == NULL)
 			return NULL;
@@ -873,7 +876,7 @@ vehicle(struct state *st, struct rec *r, const struct view *v,
 			wls_add(lk->dk[i]->wls, t_days, x, log(price) -
 			    (ix ? log(ix->mpi) : 0), 1);
 		}
-		vehicle_remember(st, id, price, t, ++st->vseq);
+		vehicle_remember(st, prev, id, price, t, ++st->vseq);
 	}
 	return 0;
 }
@@ -999,7 +1002,8 @@ load_state(struct state *st, const char *path)
 	q = db_prepare(db, "SELECT id, price, observed_at, seq FROM vehicles "
 	    "ORDER BY seq");
 	while (sqlite3_step(q) == SQLITE_ROW)
-		vehicle_remember(st, (const char *)sqlite3_column_text(q, 0),
+		vehicle_remember(st, NULL,
+		    (const char *)sqlite3_column_text(q, 0),
 		    sqlite3_column_double(q, 1), sqlite3_column_int64(q, 2),
 		    (uint64_t)sqlite3_column_int64(q, 3));
 	sqlite3_finalize(q);

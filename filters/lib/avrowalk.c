@@ -312,3 +312,19 @@ bad:
 	*why = w->why;
 	return -1;
 }
+
+int
+walker_is_record(const struct walker *w, int max)
+{
+	const struct wnode *n = w->root;
+	int64_t i;
+
+	if (n->kind == W_RECORD)
+		return n->n <= max;
+	if (n->kind != W_UNION)
+		return 0;
+	for (i = 0; i < n->n; i++)
+		if (n->kids[i]->kind != W_RECORD || n->kids[i]->n > max)
+			return 0;
+	return 1;
+}

@@ -42,4 +42,8 @@ long		 walker_span(struct walker *, const char *p, size_t n,
 int		 walker_fields(struct walker *, const char *p, size_t n,
 		    int *branch, unsigned *off, int max, const char **why);
 
+/* Whether walker_fields() applies: a record, or a union of records,
+ * of at most max fields each. */
+int		 walker_is_record(const struct walker *, int max);
+
 #endif

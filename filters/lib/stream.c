@@ -20,6 +20,8 @@
 #include "lib/schema.h"
 #include "lib/stream.h"
 
+#define STREAM_MAXFIELDS	128
+
 volatile sig_atomic_t stream_stop;
 struct tally tally;
 
@@ -87,6 +89,8 @@ struct src {
 	const char	 *block;	/* the current block */
 	size_t		  blocklen, pos;
 	struct walker	 *walker;	/* frames records of the writer */
+	int		  by_fields;	/* it can give field offsets */
+	unsigned	  off[STREAM_MAXFIELDS + 1];
 	int		  lazy;
 	/* a merge of several sources */
 	struct src	**subs;
@@ -126,6 +130,8 @@ src_open(char *const *paths, int n, const char *reader_schema)
 	s->rec.partition = -1;
 	s->rec.timestamp_ms = -1;
 	s->rec.owner = s;
+	s->rec.off = s->off;
+	s->rec.nfields = -1;
 	return s;
 }
 
@@ -288,6 +294,8 @@ use_header(struct src *s)
 		    avro_strerror());
 	}
 	s->walker = walker_new(s->writer);
+	s->by_fields = walker_is_record(s->walker, STREAM_MAXFIELDS);
+	s->rec.nfields = -1;
 	if (walker_recursive(s->walker)) {
 		avro_schema_decref(s->writer);
 		s->writer = NULL;
@@ -396,8 +404,16 @@ src_next(struct src *s, struct rec **out)
 			tally.read++;
 			s->rec.origin = s->paths[s->cur];
 			s->rec.seqno = s->seqno;
-			span = walker_span(s->walker, s->block + s->pos,
-			    s->blocklen - s->pos, &why);
+			if (s->by_fields) {
+				s->rec.nfields = walker_fields(s->walker,
+				    s->block + s->pos, s->blocklen - s->pos,
+				    &s->rec.branch, s->off, STREAM_MAXFIELDS,
+				    &why);
+				span = s->rec.nfields < 0 ? -1 :
+				    (long)s->off[s->rec.nfields];
+			} else
+				span = walker_span(s->walker, s->block + s->pos,
+				    s->blocklen - s->pos, &why);
 			if (span < 0) {
 				/* The rest of the block cannot be framed. */
 				tally.read += s->left;

@@ -3,7 +3,20 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "lib/stream.h"
 #include "lib/view.h"
+
+int
+view_of_rec(struct view *v, const struct rec *r)
+{
+	if (r->nfields < 0 || r->nfields > VIEW_MAXFIELDS)
+		return -1;
+	v->p = r->raw;
+	v->branch = r->branch;
+	v->nfields = r->nfields;
+	memcpy(v->off, r->off, (size_t)(r->nfields + 1) * sizeof(*v->off));
+	return 0;
+}
 
 int
 view_parse(struct view *v, struct walker *w, const char *p, size_t n,

@@ -25,6 +25,12 @@ struct view {
 	unsigned	 off[VIEW_MAXFIELDS + 1];
 };
 
+struct rec;
+
+/* The view of a record a source has already checked; -1 if the source
+ * could not give its fields (a writer schema that is no record). */
+int		 view_of_rec(struct view *, const struct rec *);
+
 /* Map the record at p; 0, or -1 with *why when it is malformed. */
 int		 view_parse(struct view *, struct walker *, const char *p,
 		    size_t n, const char **why);
