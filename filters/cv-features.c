@@ -112,6 +112,9 @@ struct state {
 	int64_t		 max_t;		/* latest event time seen */
 	char		**seen_sources;
 	int		 nseen;
+	/* for -v: what the state could not serve */
+	int64_t		 n_index, n_index_novol, n_vehicles, n_noindex,
+			 n_nodecay, n_noelasticity;
 };
 
 static int
@@ -840,11 +843,15 @@ vehicle(struct state *st, struct rec *r, const struct view *v,
 	SET(F_VOL, ix && ix->has_vol, ix->volatility);
 	SET(F_EWMA, ix != NULL, ix->ewma);
 
+	st->n_vehicles++;
+	st->n_noindex += ix == NULL;
+	st->n_noelasticity += ix == NULL || !ix->has_el;
 	regressors(x, age / 12, km, cond, ix != NULL);
 	memset(&fit, 0, sizeof(fit));
 	lname = serve_decay(st, lk, t_days, &fit);
 	sl[F_DECAY_LEVEL].has = lname != NULL;
 	sl[F_DECAY_LEVEL].s = lname;
+	st->n_nodecay += lname == NULL;
 	SET(F_DECAY, lname != NULL, -fit.beta[1]);
 	SET(F_DECAY_SE, lname != NULL, fit.se[1]);
 	SET(F_HALF_LIFE, lname && fit.beta[1] < 0, log(2) / -fit.beta[1]);
@@ -897,6 +904,8 @@ index_obs(struct state *st, struct rec *r, const struct view *v)
 	if (isnan(value) && isnan(volume))
 		return reject(rec_where(r), 1, NULL, 0, rec_value(r),
 		    "neither value nor volume") < 0 ? -2 : -1;
+	st->n_index++;
+	st->n_index_novol += isnan(volume);
 	absorb_index(st, view_string(v, codec.ix[X_SOURCE], source,
 	    sizeof(source)), view_string(v, codec.ix[X_SEGMENT], segment,
 	    sizeof(segment)), view_string(v, codec.ix[X_REGION], region,
@@ -1338,6 +1347,13 @@ main(int argc, char *argv[])
 	codec_free();
 	free_state(&st);
 	schema_cleanup();
+	if (verbose)
+		warnx("%lld index records (%lld without their own volume); "
+		    "%lld sightings: %lld without an index, %lld without an "
+		    "elasticity, %lld without a depreciation fit",
+		    (long long)st.n_index, (long long)st.n_index_novol,
+		    (long long)st.n_vehicles, (long long)st.n_noindex,
+		    (long long)st.n_noelasticity, (long long)st.n_nodecay);
 	status = tally_finish(verbose);
 	if (verbose)
 		warnx("%.0f records/s", tally.read / (now_seconds() - t0));
