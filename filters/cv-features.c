@@ -13,6 +13,7 @@
 #include <err.h>
 #include <getopt.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,10 +45,11 @@ struct opts {
 	size_t	  max_vehicles;
 };
 
-/* One month of an index series: ln value, ln volume (NAN if unknown). */
+/* One month of an index series: value, its log, ln volume (NAN if
+ * unknown).  The value itself is kept so mpi is what was published. */
 struct point {
 	int32_t	period;		/* days, first of the month */
-	double	lnv, lnvol;
+	double	v, lnv, lnvol;
 };
 
 struct series {
@@ -132,16 +134,19 @@ month_index(int32_t days)
  * stay in period order and the oldest goes when the ring is full.
  */
 static void
-put_point(struct point *pts, int *npts, int32_t period, double lnv,
+put_point(struct point *pts, int *npts, int32_t period, double v,
     double lnvol)
 {
+	double lnv = isnan(v) ? NAN : log(v);
 	int i, k;
 
 	for (i = *npts - 1; i >= 0 && pts[i].period > period; i--)
 		;
 	if (i >= 0 && pts[i].period == period) {
-		if (!isnan(lnv))
+		if (!isnan(lnv)) {
+			pts[i].v = v;
 			pts[i].lnv = lnv;
+		}
 		if (!isnan(lnvol))
 			pts[i].lnvol = lnvol;
 		return;
@@ -159,6 +164,7 @@ put_point(struct point *pts, int *npts, int32_t period, double lnv,
 		(*npts)++;
 	}
 	pts[k].period = period;
+	pts[k].v = v;
 	pts[k].lnv = lnv;
 	pts[k].lnvol = lnvol;
 }
@@ -194,13 +200,13 @@ derive(struct series *s, const struct opts *o)
 		if (isnan(s->pts[i].lnv))
 			continue;
 		last = &s->pts[i];
-		s->ewma = first ? exp(last->lnv) : alpha * exp(last->lnv) +
+		s->ewma = first ? last->v : alpha * last->v +
 		    (1 - alpha) * s->ewma;
 		first = 0;
 	}
 	if (last == NULL)
 		return;
-	s->mpi = exp(last->lnv);
+	s->mpi = last->v;
 	lm = month_index(last->period);
 	if ((p = point_at_month(s->pts, s->npts, lm - 1)) != NULL) {
 		s->ret1 = last->lnv - p->lnv;
@@ -295,7 +301,6 @@ static void
 absorb_index(struct state *st, const char *source, const char *segment,
     const char *region, int32_t period, double value, double volume)
 {
-	double lnv = isnan(value) ? NAN : log(value);
 	double lnvol = isnan(volume) ? NAN : log(volume);
 	char *vkey = easprintf("%s|%s", segment, region);
 	struct volumes *vs = map_get(st->volumes, vkey);
@@ -306,7 +311,7 @@ absorb_index(struct state *st, const char *source, const char *segment,
 	size_t it = 0;
 	int i;
 
-	if (isnan(lnv)) {
+	if (isnan(value)) {
 		if (volume_counts(st, source)) {
 			if (vs == NULL) {
 				vs = ecalloc(1, sizeof(*vs));
@@ -340,7 +345,7 @@ absorb_index(struct state *st, const char *source, const char *segment,
 				break;
 			}
 		}
-	put_point(s->pts, &s->npts, period, lnv, lnvol);
+	put_point(s->pts, &s->npts, period, value, lnvol);
 	derive(s, &st->o);
 	free(vkey);
 }
@@ -723,13 +728,31 @@ view_time(const struct view *v)
 	return view_long(v, codec.ix[X_PERIOD]) * 86400000LL;
 }
 
+/*
+ * The order records are processed in: event time, and at equal times a
+ * sighting before an index value, since a value is known only to what
+ * comes strictly after its publication.
+ */
+static int64_t
+order_key(const struct view *v)
+{
+	return view_time(v) * 2 + (v->branch == 0);
+}
+
 /* The merge's ordering. */
 static int64_t
 event_time(struct rec *r)
 {
 	struct view *v = view_of(r);
 
-	return v == NULL ? INT64_MIN : view_time(v);
+	return v == NULL ? INT64_MIN : order_key(v);
+}
+
+/* A nullable double that holds NaN (not null: NaN is bad data). */
+static int
+nan_field(const struct view *v, int i)
+{
+	return !view_is_null(v, i) && isnan(view_opt_double(v, i));
 }
 
 /* Write the vehicle's bytes and the added fields in schema order. */
@@ -788,12 +811,36 @@ serve_decay(struct state *st, struct lookup *lk, double t_days,
 	return NULL;
 }
 
+/* A record being processed: where it came from, and its source record
+ * while that is still at hand (not for records held to be reordered). */
+struct item {
+	const char	*where;
+	struct rec	*r;
+};
+
+static int
+bad(const struct item *it, const char *fmt, ...) PRINTF(2, 3);
+
+/* Reject the record; -1, or -2 when the policy says stop. */
+static int
+bad(const struct item *it, const char *fmt, ...)
+{
+	char reason[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	return reject(it->where, 1, NULL, 0, it->r ? rec_value(it->r) : NULL,
+	    "%s", reason) < 0 ? -2 : -1;
+}
+
 /*
  * One VehicleObs: write its Features from the state as it stands, then
  * learn from it.  Returns 0, -1 if it was rejected, -2 to stop.
  */
 static int
-vehicle(struct state *st, struct rec *r, const struct view *v,
+vehicle(struct state *st, const struct item *it, const struct view *v,
     struct sink *sink)
 {
 	char id[256], segment[MAX_SEGMENT + 2], region[64];
@@ -814,15 +861,15 @@ vehicle(struct state *st, struct rec *r, const struct view *v,
 	view_string(v, codec.vx[V_SEGMENT], segment, sizeof(segment));
 	view_string(v, codec.vx[V_REGION], region, sizeof(region));
 	if (*segment == '\0' || strlen(segment) > MAX_SEGMENT)
-		return reject(rec_where(r), 1, NULL, 0, rec_value(r),
-		    "segment: empty or longer than %d characters",
-		    MAX_SEGMENT) < 0 ? -2 : -1;
+		return bad(it, "segment: empty or longer than %d characters",
+		    MAX_SEGMENT);
+	if (nan_field(v, codec.vx[V_PRICE]) || nan_field(v, codec.vx[V_KM]) ||
+	    nan_field(v, codec.vx[V_COND]))
+		return bad(it, "price, mileage_km or condition: NaN");
 	if (!isnan(price) && (!isfinite(price) || price <= 0))
-		return reject(rec_where(r), 1, NULL, 0, rec_value(r),
-		    "price: %g is not a positive number", price) < 0 ? -2 : -1;
+		return bad(it, "price: %g is not a positive number", price);
 	if (isinf(km) || isinf(cond))
-		return reject(rec_where(r), 1, NULL, 0, rec_value(r),
-		    "mileage or condition: not finite") < 0 ? -2 : -1;
+		return bad(it, "mileage or condition: not finite");
 	age = age_months(t, (int)view_long(v, codec.vx[V_YEAR]));
 
 	memset(sl, 0, sizeof(sl));
@@ -890,20 +937,20 @@ vehicle(struct state *st, struct rec *r, const struct view *v,
 
 /* An IndexObs: checked, then folded into its series. */
 static int
-index_obs(struct state *st, struct rec *r, const struct view *v)
+index_obs(struct state *st, const struct item *it, const struct view *v)
 {
 	char source[256], segment[MAX_SEGMENT + 2], region[64];
 	double value = view_opt_double(v, codec.ix[X_VALUE]);
 	double volume = view_opt_double(v, codec.ix[X_VOLUME]);
 
+	if (nan_field(v, codec.ix[X_VALUE]) || nan_field(v, codec.ix[X_VOLUME]))
+		return bad(it, "value or volume: NaN");
 	if ((!isnan(value) && (!isfinite(value) || value <= 0)) ||
 	    (!isnan(volume) && (!isfinite(volume) || volume <= 0)))
-		return reject(rec_where(r), 1, NULL, 0, rec_value(r),
-		    "value %g or volume %g: not a positive number", value,
-		    volume) < 0 ? -2 : -1;
+		return bad(it, "value %g or volume %g: not a positive number",
+		    value, volume);
 	if (isnan(value) && isnan(volume))
-		return reject(rec_where(r), 1, NULL, 0, rec_value(r),
-		    "neither value nor volume") < 0 ? -2 : -1;
+		return bad(it, "neither value nor volume");
 	st->n_index++;
 	st->n_index_novol += isnan(volume);
 	absorb_index(st, view_string(v, codec.ix[X_SOURCE], source,
@@ -1146,6 +1193,117 @@ free_state(struct state *st)
 	free(st->o.sources);
 }
 
+/*
+ * Records held to be put in order (-l): a binary heap by order key, then
+ * arrival.  A record is released once the latest event time is past it
+ * by the lateness, so nothing that could still arrive belongs before it.
+ */
+struct held {
+	int64_t	 key, t;
+	uint64_t seq;
+	char	*bytes;		/* the Event encoding */
+	size_t	 len;
+	char	*where;
+};
+
+struct reorder {
+	struct held	*h;
+	size_t		 n, cap;
+	uint64_t	 seq;
+};
+
+static int
+held_before(const struct held *a, const struct held *b)
+{
+	return a->key != b->key ? a->key < b->key : a->seq < b->seq;
+}
+
+static void
+held_push(struct reorder *q, const struct view *v, const char *where)
+{
+	struct held x, tmp;
+	size_t i, up;
+
+	x.key = order_key(v);
+	x.t = view_time(v);
+	x.seq = q->seq++;
+	x.len = v->off[v->nfields];
+	x.bytes = estrndup(v->p, x.len);
+	x.where = estrdup(where);
+	if (q->n == q->cap) {
+		q->cap = q->cap ? 2 * q->cap : 64;
+		q->h = erealloc(q->h, q->cap * sizeof(*q->h));
+	}
+	i = q->n++;
+	q->h[i] = x;
+	for (; i > 0 && held_before(&q->h[i], &q->h[up = (i - 1) / 2]);
+	    i = up) {
+		tmp = q->h[up];
+		q->h[up] = q->h[i];
+		q->h[i] = tmp;
+	}
+}
+
+static struct held
+held_pop(struct reorder *q)
+{
+	struct held top = q->h[0], tmp;
+	size_t i = 0, c;
+
+	q->h[0] = q->h[--q->n];
+	for (;;) {
+		c = 2 * i + 1;
+		if (c >= q->n)
+			break;
+		if (c + 1 < q->n && held_before(&q->h[c + 1], &q->h[c]))
+			c++;
+		if (!held_before(&q->h[c], &q->h[i]))
+			break;
+		tmp = q->h[c];
+		q->h[c] = q->h[i];
+		q->h[i] = tmp;
+		i = c;
+	}
+	return top;
+}
+
+static int
+process(struct state *st, const struct item *it, const struct view *v,
+    struct sink *sink)
+{
+	return v->branch == 0 ? index_obs(st, it, v) : vehicle(st, it, v,
+	    sink);
+}
+
+/*
+ * Process the held records due by time `until` (all with INT64_MAX); with
+ * drop, only free them (after a stop).
+ */
+static int
+release(struct state *st, struct reorder *q, int64_t until,
+    struct sink *sink, int drop)
+{
+	struct held x;
+	struct view v;
+	struct item it;
+	const char *why;
+	int stop = drop;
+
+	while (q->n > 0 && q->h[0].t <= until) {
+		x = held_pop(q);
+		if (!stop) {
+			if (view_parse(&v, codec.event, x.bytes, x.len, &why))
+				errx(1, "%s: held record: %s", x.where, why);
+			it.where = x.where;
+			it.r = NULL;
+			stop = process(st, &it, &v, sink) == -2;
+		}
+		free(x.bytes);
+		free(x.where);
+	}
+	return stop ? -1 : 0;
+}
+
 static void
 usage(FILE *fp)
 {
@@ -1169,8 +1327,9 @@ help(void)
 	    "comma-separated\n"
 	    "                          (default: in order of first "
 	    "appearance)\n"
-	    "  -l, --lateness S        events may arrive S seconds out of "
-	    "order (86400)\n"
+	    "  -l, --lateness S        hold records S seconds to put them in "
+	    "event-time\n"
+	    "                          order (0: they must arrive in order)\n"
 	    "  -M, --max-vehicles N    vehicles remembered for prev_value "
 	    "(1000000)\n"
 	    "  -n, --min-n N           months an elasticity fit needs (12)\n"
@@ -1238,9 +1397,11 @@ main(int argc, char *argv[])
 	struct src *src;
 	struct rec *r;
 	struct view *v;
+	struct reorder held = { 0 };
+	struct item it;
 	const char *out = NULL, *state = NULL;
 	int64_t t;
-	int c, rc, verbose = 0, status, stop = 0;
+	int c, rc, verbose = 0, status, stop = 0, late_stop = 0;
 	double t0 = now_seconds();
 
 	st.o.ewma_half_life = 3;
@@ -1248,7 +1409,7 @@ main(int argc, char *argv[])
 	st.o.min_elasticity_n = 12;
 	st.o.decay_half_life = 180;
 	st.o.min_comps = 20;
-	st.o.lateness_ms = 86400e3;
+	st.o.lateness_ms = 0;
 	st.o.max_vehicles = 1000000;
 	while ((c = getopt_long(argc, argv, "c:d:e:H:hI:l:M:n:o:s:V:vw:",
 	    longopts, NULL)) != -1) {
@@ -1327,19 +1488,32 @@ main(int argc, char *argv[])
 			char a[40], b[40];
 
 			if (reject(rec_where(r), 1, NULL, 0, rec_value(r), "out of "
-			    "time order: %s is before %s less the lateness",
-			    time_format(t, a, sizeof(a)), time_format(st.max_t,
-			    b, sizeof(b))) < 0)
-				stop = 1;
+			    "time order: %s is before %s by more than the "
+			    "lateness (%g s)", time_format(t, a, sizeof(a)),
+			    time_format(st.max_t, b, sizeof(b)),
+			    st.o.lateness_ms / 1e3) < 0)
+				late_stop = stop = 1;
 			continue;
 		}
 		if (t > st.max_t)
 			st.max_t = t;
-		if ((v->branch == 0 ? index_obs(&st, r, v) : vehicle(&st, r, v,
-		    sink)) == -2)
-			stop = 1;
+		if (st.o.lateness_ms > 0) {
+			held_push(&held, v, rec_where(r));
+			if (release(&st, &held, st.max_t - st.o.lateness_ms,
+			    sink, 0) < 0)
+				stop = 1;
+		} else {
+			it.where = rec_where(r);
+			it.r = r;
+			if (process(&st, &it, v, sink) == -2)
+				stop = 1;
+		}
 		src_ack(src, r);
 	}
+	/* What arrived before a late record is still written. */
+	if (release(&st, &held, INT64_MAX, sink, stop && !late_stop) < 0)
+		stop = 1;
+	free(held.h);
 	if (state != NULL)
 		save_state(&st, state);
 	sink_close(sink);

@@ -44,6 +44,14 @@ get_varint(const char **q)
 	return (int64_t)(u >> 1) ^ -(int64_t)(u & 1);
 }
 
+int
+view_is_null(const struct view *v, int i)
+{
+	const char *q = v->p + v->off[i];
+
+	return get_varint(&q) == 0;
+}
+
 double
 view_double(const struct view *v, int i)
 {

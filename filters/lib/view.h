@@ -41,6 +41,7 @@ int		 view_parse(struct view *, struct walker *, const char *p,
  * what the schema says: the filter checks them once, at start.  Text is
  * copied NUL-terminated into buf (truncated to len).
  */
+int		 view_is_null(const struct view *, int i);	/* nullable */
 double		 view_double(const struct view *, int i);
 double		 view_opt_double(const struct view *, int i);
 int64_t		 view_long(const struct view *, int i);	/* int or long */
