@@ -5,7 +5,7 @@
 PREFIX ?= /usr/local
 DESTDIR ?=
 CC ?= cc
-CFLAGS ?= -O2 -g
+CFLAGS ?= -O3 -g
 LIBS_PC = rdkafka avro-c gsl sqlite3 jansson
 
 # Install missing system packages before pkg-config is asked (fresh machine).
@@ -42,12 +42,17 @@ UNITS = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz-*.c)
 SCHEMAS = $(wildcard schemas/*.avsc)
 
-.PHONY: all test test-san test-valgrind run bench fuzz install clean
+.PHONY: all test test-san test-valgrind run bench fuzz install clean bin
+# bin/ points at the release build, so scripts and README examples find the
+# programs; a sanitizer build leaves it alone.
+ifdef SANITIZE
+all: $(PROGS) $(UNITS)
+else
 all: $(PROGS) $(UNITS) bin
+endif
 
-# bin/ points at the current build so scripts and README examples find the programs.
 bin: $(PROGS)
-	@rm -f bin; ln -s $(B)/bin bin
+	@[ "$$(readlink bin)" = $(B)/bin ] || { rm -f bin; ln -s $(B)/bin bin; }
 
 $(B)/lib/schemas_embedded.c: $(SCHEMAS) scripts/embed-schemas
 	@mkdir -p $(@D)

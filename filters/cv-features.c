@@ -387,15 +387,21 @@ hierarchy(const char *segment, struct level *lv)
 static struct lookup *
 find_index(struct state *st, const char *segment, const char *region)
 {
-	char key[600], name[300];
+	char key[MAX_SEGMENT + 70], name[300];
 	struct lookup *lk;
+	size_t ls, lr;
 	struct level lv[4];
 	const char *regions[2] = { region, "*" }, *src;
 	char *const *sources;
 	struct series *s;
 	int nl, l, v, r, k, n;
 
-	snprintf(key, sizeof(key), "%s|%s", segment, region);
+	/* segment is at most MAX_SEGMENT characters, region fits 64. */
+	ls = strlen(segment);
+	lr = strlen(region);
+	memcpy(key, segment, ls);
+	key[ls] = '|';
+	memcpy(key + ls + 1, region, lr + 1);
 	if ((lk = map_get(st->lookups, key)) == NULL) {
 		lk = ecalloc(1, sizeof(*lk));
 		lk->gen = st->gen + 1;
