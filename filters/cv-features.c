@@ -31,6 +31,7 @@
 #define RING		72	/* monthly points kept per series */
 #define NREG		7	/* depreciation regressors, see regressors() */
 #define MAX_SEGMENT	200	/* characters in a segment key */
+#define MAX_TIME_MS	1000000000000000LL	/* |event time| (order_key) */
 
 struct opts {
 	char	**sources;	/* index sources in order of preference */
@@ -633,13 +634,43 @@ kind_of(avro_schema_t f, const char *name)
 	    name);
 }
 
+/*
+ * Position of a field read through views, checked to have the type the
+ * reads assume: 's' string, 'i' int, 'l' long, 'L' nullable long, 'D'
+ * nullable double.
+ */
 static int
-field_pos(avro_schema_t rec, const char *name)
+field_pos(avro_schema_t rec, const char *name, int type)
 {
-	int i = avro_schema_record_field_get_index(rec, name);
+	int i = avro_schema_record_field_get_index(rec, name), ok;
+	avro_schema_t f, b;
 
 	if (i < 0)
 		errx(1, "schema %s: no field %s", avro_schema_name(rec), name);
+	f = avro_schema_record_field_get_by_index(rec, i);
+	b = is_avro_union(f) && avro_schema_union_size(f) == 2 &&
+	    is_avro_null(avro_schema_union_branch(f, 0)) ?
+	    avro_schema_union_branch(f, 1) : NULL;
+	switch (type) {
+	case 's':
+		ok = is_avro_string(f);
+		break;
+	case 'i':
+		ok = is_avro_int32(f);
+		break;
+	case 'l':
+		ok = is_avro_int64(f);
+		break;
+	case 'L':
+		ok = b != NULL && is_avro_int64(b);
+		break;
+	default:
+		ok = b != NULL && is_avro_double(b);
+		break;
+	}
+	if (!ok)
+		errx(1, "schema %s: field %s: not the type cv-features reads",
+		    avro_schema_name(rec), name);
 	return i;
 }
 
@@ -656,9 +687,9 @@ codec_init(void)
 	codec.event = walker_new(ev);
 	codec.mw = avro_writer_memory("", 0);
 	for (i = 0; i < NELEM(index_fields); i++)
-		codec.ix[i] = field_pos(is, index_fields[i]);
+		codec.ix[i] = field_pos(is, index_fields[i], "sssiLDD"[i]);
 	for (i = 0; i < NELEM(vehicle_fields); i++)
-		codec.vx[i] = field_pos(vs, vehicle_fields[i]);
+		codec.vx[i] = field_pos(vs, vehicle_fields[i], "sssliDDD"[i]);
 	nf = avro_schema_record_size(fs);
 	codec.ntail = (int)(nf - nv);
 	if (codec.ntail != F_COUNT)
@@ -751,7 +782,12 @@ event_time(struct rec *r)
 {
 	struct view *v = view_of(r);
 
-	return v == NULL ? INT64_MIN : order_key(v);
+	if (v == NULL)
+		return INT64_MIN;
+	/* Out of range: first out, to be rejected by the main loop. */
+	if (view_time(v) < -MAX_TIME_MS || view_time(v) > MAX_TIME_MS)
+		return INT64_MIN;
+	return order_key(v);
 }
 
 /* A nullable double that holds NaN (not null: NaN is bad data). */
@@ -1490,6 +1526,13 @@ main(int argc, char *argv[])
 		if ((v = view_of(r)) == NULL)
 			continue;
 		t = view_time(v);
+		if (t < -MAX_TIME_MS || t > MAX_TIME_MS) {
+			if (reject(rec_where(r), 1, NULL, 0, rec_value(r),
+			    "time %lld ms: outside the years -29719..33658",
+			    (long long)t) < 0)
+				stop = 1;
+			continue;
+		}
 		if (st.max_t != INT64_MIN && t < st.max_t - st.o.lateness_ms) {
 			char a[40], b[40];
 

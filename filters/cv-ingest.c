@@ -818,6 +818,26 @@ json_cell(json_t *v)
 	return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
+/* The member named by spec ("NAME" or "A|B", case ignored, as for CSV
+ * headers); NULL if the object has none. */
+static json_t *
+json_lookup(json_t *o, const char *spec)
+{
+	char *alts = estrdup(spec), *name, *save = NULL;
+	const char *key;
+	json_t *v, *found = NULL;
+
+	for (name = strtok_r(alts, "|", &save); name && !found;
+	    name = strtok_r(NULL, "|", &save))
+		json_object_foreach(o, key, v)
+			if (strcasecmp(key, name) == 0) {
+				found = v;
+				break;
+			}
+	free(alts);
+	return found;
+}
+
 /*
  * JSON lines: one object a line; its keys are the columns.  The mapped
  * columns are looked up by name in each object.
@@ -831,8 +851,15 @@ ingest_json(struct ingest *g, FILE *fp)
 	size_t cap = 0, i;
 	ssize_t len;
 	const char *spec;
+	json_t *val;
 
 	g->line = 0;
+	for (i = 0; i < g->ndefs; i++)
+		if (g->map[i].column != NULL && g->map[i].column[0] == '$') {
+			warnx("%s: %s: column positions need CSV input",
+			    g->file, g->map[i].column);
+			return -1;
+		}
 	while (!g->stop && !stream_stop &&
 	    (len = getline(&line, &cap, fp)) > 0) {
 		g->line++;
@@ -858,8 +885,8 @@ ingest_json(struct ingest *g, FILE *fp)
 		for (i = 0; i < g->ndefs; i++) {
 			spec = g->map[i].column;
 			g->header[i] = estrdup(spec ? spec : g->defs[i].name);
-			g->cells[i] = spec && json_object_get(o, spec) ?
-			    json_cell(json_object_get(o, spec)) : estrdup("");
+			val = spec ? json_lookup(o, spec) : NULL;
+			g->cells[i] = val ? json_cell(val) : estrdup("");
 			g->map[i].col = spec ? (int)i : -1;
 		}
 		ingest_row(g);
@@ -870,8 +897,10 @@ ingest_json(struct ingest *g, FILE *fp)
 		free_header(g);
 		json_decref(o);
 	}
-	if (ferror(fp) && !stream_stop)
+	if (ferror(fp) && !stream_stop) {
 		warn("%s", g->file);
+		g->stop = 1;
+	}
 	free(line);
 	return g->stop ? -1 : 0;
 }

@@ -10,7 +10,7 @@
 #include "lib/util.h"
 
 enum wkind {
-	W_NULL, W_BOOL, W_VARINT, W_FLOAT, W_DOUBLE, W_BYTES, W_FIXED,
+	W_NULL, W_BOOL, W_INT, W_VARINT, W_FLOAT, W_DOUBLE, W_BYTES, W_FIXED,
 	W_ENUM, W_RECORD, W_ARRAY, W_MAP, W_UNION
 };
 
@@ -18,6 +18,7 @@ struct wnode {
 	enum wkind	 kind;
 	int64_t		 n;	/* fields, branches, symbols or fixed size */
 	struct wnode	**kids;
+	int64_t		 min_bytes;	/* of any encoding of this type */
 	avro_schema_t	 from;	/* for sharing named types while compiling */
 	struct wnode	*next;	/* every node, for freeing */
 };
@@ -28,6 +29,7 @@ struct walker {
 	const char	*why;
 	const char	*end;
 	int		 recursive;
+	int64_t		 empty_items;	/* in the record being walked */
 };
 
 #define MAX_DEPTH	200
@@ -59,6 +61,8 @@ compile(struct walker *w, avro_schema_t s)
 		n->kind = W_BOOL;
 		break;
 	case AVRO_INT32:
+		n->kind = W_INT;
+		break;
 	case AVRO_INT64:
 		n->kind = W_VARINT;
 		break;
@@ -111,12 +115,42 @@ compile(struct walker *w, avro_schema_t s)
 	return n;
 }
 
+/* Fewest bytes an encoding of n takes; recursion counts as none. */
+static int64_t
+min_bytes(struct wnode *n, int depth)
+{
+	int64_t m = 0;
+	int64_t i;
+
+	if (depth > MAX_DEPTH)
+		return 0;
+	switch (n->kind) {
+	case W_NULL:
+		return 0;
+	case W_FLOAT:
+		return 4;
+	case W_DOUBLE:
+		return 8;
+	case W_FIXED:
+		return n->n;
+	case W_RECORD:
+		for (i = 0; i < n->n; i++)
+			m += min_bytes(n->kids[i], depth + 1);
+		return m;
+	default:
+		return 1;
+	}
+}
+
 struct walker *
 walker_new(avro_schema_t s)
 {
 	struct walker *w = ecalloc(1, sizeof(*w));
+	struct wnode *n;
 
 	w->root = compile(w, s);
+	for (n = w->all; n != NULL; n = n->next)
+		n->min_bytes = min_bytes(n, 0);
 	return w;
 }
 
@@ -198,6 +232,12 @@ walk(struct walker *w, const struct wnode *n, const char **p, int depth)
 		return 0;
 	case W_VARINT:
 		return varint(w, p, &v);
+	case W_INT:
+		if (varint(w, p, &v) < 0)
+			return -1;
+		if (v < INT32_MIN || v > INT32_MAX)
+			return fail(w, "int out of range");
+		return 0;
 	case W_FLOAT:
 		return skip(w, p, 4);
 	case W_DOUBLE:
@@ -241,12 +281,18 @@ walk(struct walker *w, const struct wnode *n, const char **p, int depth)
 				if (varint(w, p, &size) < 0)
 					return -1;
 			}
-			/* An item takes at least a byte, so the bytes left
-			 * bound the count; null items take none, so cap. */
-			if (n->kind == W_ARRAY && n->kids[0]->kind == W_NULL ?
-			    count > MAX_NULL_ITEMS : count > w->end - *p)
-				return fail(w, "item count runs past its "
-				    "block");
+			/*
+			 * An item of at least a byte is bounded by the bytes
+			 * left; items of no bytes (null, empty records) only
+			 * by a cap over the whole record, or a few bytes of
+			 * blocks could ask for billions of them.
+			 */
+			if (n->kind == W_MAP || n->kids[0]->min_bytes > 0) {
+				if (count > w->end - *p)
+					return fail(w, "item count runs past "
+					    "its block");
+			} else if ((w->empty_items += count) > MAX_NULL_ITEMS)
+				return fail(w, "too many items of no bytes");
 			for (i = 0; i < count; i++) {
 				if (n->kind == W_MAP) {
 					if (varint(w, p, &v) < 0 ||
@@ -268,6 +314,7 @@ walker_span(struct walker *w, const char *p, size_t n, const char **why)
 
 	w->end = p + n;
 	w->why = NULL;
+	w->empty_items = 0;
 	if (walk(w, w->root, &p, 0) < 0) {
 		*why = w->why;
 		return -1;
@@ -286,6 +333,7 @@ walker_fields(struct walker *w, const char *p, size_t n, int *branch,
 
 	w->end = p + n;
 	w->why = NULL;
+	w->empty_items = 0;
 	*branch = -1;
 	if (rec->kind == W_UNION) {
 		if (varint(w, &p, &v) < 0)

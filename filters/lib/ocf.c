@@ -289,6 +289,44 @@ seek_past(struct ocf_reader *r, const char *needle, size_t n, int keep)
 	return -1;
 }
 
+/*
+ * After a damaged block: skip to just past the next sync marker (state
+ * R_BLOCKS) or to the next container header (R_FIND_MAGIC sees it at
+ * once), whichever is first; -1 at the end of input.
+ */
+static int
+seek_sync_or_magic(struct ocf_reader *r)
+{
+	const char *sync, *magic, *base;
+	size_t avail;
+
+	for (;;) {
+		avail = fill(r, SYNC_LEN);
+		if (avail < 4)
+			break;
+		base = r->buf + r->pos;
+		sync = avail >= SYNC_LEN ? memmem(base, avail, r->sync,
+		    SYNC_LEN) : NULL;
+		magic = memmem(base, avail, MAGIC, 4);
+		if (magic != NULL && (sync == NULL || magic < sync)) {
+			r->pos = (size_t)(magic - r->buf);
+			r->state = R_FIND_MAGIC;
+			return 0;
+		}
+		if (sync != NULL) {
+			r->pos = (size_t)(sync - r->buf) + SYNC_LEN;
+			r->state = R_BLOCKS;
+			return 0;
+		}
+		r->pos = r->end - (SYNC_LEN - 1);
+		if (r->eof)
+			break;
+		fill(r, r->end - r->pos + 4096);
+	}
+	r->pos = r->end;
+	return -1;
+}
+
 int
 ocf_next_block(struct ocf_reader *r, const char **data, size_t *len,
     int64_t *count)
@@ -303,9 +341,10 @@ ocf_next_block(struct ocf_reader *r, const char **data, size_t *len,
 		case R_DEAD:
 			return 0;
 		case R_FIND_SYNC:
-			if (seek_past(r, r->sync, SYNC_LEN, 0) < 0)
+			/* The next intact block, or the next file's header,
+			 * whichever comes first. */
+			if (seek_sync_or_magic(r) < 0)
 				return 0;
-			r->state = R_BLOCKS;
 			continue;
 		case R_FIND_MAGIC:
 			if (seek_past(r, MAGIC, 4, 1) < 0)
@@ -357,6 +396,9 @@ ocf_next_block(struct ocf_reader *r, const char **data, size_t *len,
 		}
 		if (fill(r, (size_t)size + SYNC_LEN) < (size_t)size +
 		    SYNC_LEN) {
+			/* A stop signal ends input cleanly, not as damage. */
+			if (stream_stop)
+				return 0;
 			set_err(r, "block %lld: truncated (%zu of %lld "
 			    "bytes)", (long long)r->block_no, r->end - r->pos,
 			    (long long)size + SYNC_LEN);
@@ -534,6 +576,11 @@ ocf_write_value(struct ocf_writer *w, avro_value_t *v)
 		rc = avro_value_write(w->mw, v);
 		if (rc == 0)
 			break;
+		/* Only a full buffer is worth growing for. */
+		if (rc != ENOSPC) {
+			errno = EINVAL;
+			return -1;
+		}
 		if (w->block.len > 0) {
 			if (ocf_flush(w) < 0)
 				return -1;

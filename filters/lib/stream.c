@@ -426,6 +426,7 @@ src_next(struct src *s, struct rec **out)
 					return -1;
 				continue;
 			}
+			s->rec.undecodable = 0;
 			s->rec.raw = s->block + s->pos;
 			s->rec.rawlen = (size_t)span;
 			s->rec.same_schema = s->resolver == NULL;
@@ -459,7 +460,10 @@ src_next(struct src *s, struct rec **out)
 				if (use_header(s) < 0)
 					return -1;
 			}
-			if (open_next(s) == -1)
+			rc = open_next(s);
+			if (rc == -2)
+				return -1;
+			if (rc < 0)
 				return 0;
 			continue;
 		}
@@ -515,6 +519,8 @@ src_value(struct src *s, struct rec *r)
 {
 	if (r->value != NULL)
 		return r->value;
+	if (r->undecodable)
+		return NULL;
 	s = r->owner;		/* a merge's records are its inputs' */
 	avro_reader_memory_set_source(s->mem, r->raw, (int64_t)r->rawlen);
 	avro_value_reset(&s->value);
@@ -524,6 +530,7 @@ src_value(struct src *s, struct rec *r)
 	    &s->value) == 0 && (s->proj == NULL ||
 	    projection_fill(s->proj, &s->value, &s->projected) == 0))
 		return r->value = &s->value;
+	r->undecodable = 1;
 	if (reject(rec_where(r), 1, NULL, 0, NULL, "cannot decode: %s",
 	    avro_strerror()) < 0)
 		stream_stop = 1;
@@ -675,6 +682,30 @@ reject_policy(const char *arg)
 	return 0;
 }
 
+/*
+ * A JSON string of any bytes: as they are when they are UTF-8, else with
+ * every byte above 127 written as \xNN, so a reject is never lost to its
+ * encoding.
+ */
+static json_t *
+any_string(const char *p, size_t n)
+{
+	json_t *j = json_stringn(p, n);
+	struct buf b = { 0 };
+	size_t i;
+
+	if (j != NULL)
+		return j;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)p[i] > 127)
+			buf_addf(&b, "\\x%02x", (unsigned char)p[i]);
+		else
+			buf_addc(&b, p[i]);
+	j = json_stringn(b.p ? b.p : "", b.len);
+	buf_free(&b);
+	return j;
+}
+
 static void
 write_reject(const char *where, const char *reason, const char *input,
     size_t inlen, avro_value_t *value)
@@ -682,10 +713,10 @@ write_reject(const char *where, const char *reason, const char *input,
 	json_t *o = json_object(), *rec = NULL;
 	char *js;
 
-	json_object_set_new(o, "where", json_string(where));
-	json_object_set_new(o, "reason", json_string(reason));
+	json_object_set_new(o, "where", any_string(where, strlen(where)));
+	json_object_set_new(o, "reason", any_string(reason, strlen(reason)));
 	if (input != NULL)
-		json_object_set_new(o, "input", json_stringn(input, inlen));
+		json_object_set_new(o, "input", any_string(input, inlen));
 	if (value != NULL && avro_value_to_json(value, 1, &js) == 0) {
 		rec = json_loads(js, 0, NULL);
 		free(js);

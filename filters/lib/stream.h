@@ -41,6 +41,7 @@ struct rec {
 	size_t		 rawlen;	/* writer schema */
 	int		 same_schema;	/* writer schema == value schema */
 	struct src	*owner;		/* for rec_value() */
+	int		 undecodable;	/* src_value() failed (and said so) */
 	/* Where raw's top-level fields start, found while checking it:
 	 * nfields -1 if the writer schema is not a record (or a union of
 	 * them); off[nfields] is the record's end (see lib/view.h). */

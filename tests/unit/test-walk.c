@@ -84,5 +84,39 @@ main(void)
 	    "an 11-byte varint is refused");
 	walker_free(w);
 	avro_schema_decref(s);
+
+	/*
+	 * Items of no bytes are capped over the whole record: 300 blocks of
+	 * 2^20 nulls each (each block: varint 2^20 = zig-zag 2^21 = 80 80 80
+	 * 01) ask for 3e8 items in 1.2 KB.  And an int must fit 32 bits:
+	 * 80 80 80 80 20 (zig-zag of 2^32) is too big.
+	 */
+	{
+		static const char *js = "{\"type\":\"record\",\"name\":"
+		    "\"N\",\"fields\":[{\"name\":\"a\",\"type\":{"
+		    "\"type\":\"array\",\"items\":\"null\"}},{\"name\":"
+		    "\"i\",\"type\":\"int\"}]}";
+		static const char big_int[] = { (char)0x80, (char)0x80,
+		    (char)0x80, (char)0x80, 0x20 };
+		char bomb[300 * 4 + 1 + 1];
+		int k;
+
+		avro_schema_from_json_length(js, strlen(js), &s);
+		w = walker_new(s);
+		for (k = 0; k < 300; k++)
+			memcpy(bomb + 4 * k, "\x80\x80\x80\x01", 4);
+		bomb[1200] = 0;
+		bomb[1201] = 0;
+		n = walker_span(w, bomb, sizeof(bomb), &why);
+		CHECK(n < 0 && strcmp(why, "too many items of no bytes") == 0,
+		    "3e8 null items in 1.2 KB are refused");
+		bomb[0] = 0;		/* an empty array, then the int */
+		memcpy(bomb + 1, big_int, sizeof(big_int));
+		n = walker_span(w, bomb, 1 + sizeof(big_int), &why);
+		CHECK(n < 0 && strcmp(why, "int out of range") == 0,
+		    "an int of 2^31 or more is refused");
+		walker_free(w);
+		avro_schema_decref(s);
+	}
 	return CHECK_DONE();
 }
