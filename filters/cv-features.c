@@ -76,6 +76,7 @@ struct decay {
 struct vehicle {
 	char		*id;
 	double		 price;
+	double		 mpi;		/* the index it saw; NAN if none */
 	int64_t		 at;
 	uint64_t	 seq;		/* recency, for eviction */
 	struct vehicle	*newer, *older;
@@ -529,7 +530,7 @@ vehicle_free(void *p)
  */
 static void
 vehicle_remember(struct state *st, struct vehicle *v, const char *id,
-    double price, int64_t at, uint64_t seq)
+    double price, double mpi, int64_t at, uint64_t seq)
 {
 	if (v == NULL) {
 		v = ecalloc(1, sizeof(*v));
@@ -538,6 +539,7 @@ vehicle_remember(struct state *st, struct vehicle *v, const char *id,
 	} else
 		vehicle_unlink(st, v);
 	v->price = price;
+	v->mpi = mpi;
 	v->at = at;
 	v->seq = seq;
 	vehicle_push(st, v);
@@ -556,7 +558,7 @@ enum {
 	F_EL_N, F_EL_R2, F_DECAY, F_HALF_LIFE, F_DECAY_N, F_DECAY_R2,
 	F_DECAY_SE, F_DECAY_LEVEL, F_SIGMA, F_MILEAGE, F_MILEAGE_SE, F_COND,
 	F_COND_SE, F_VOL, F_EWMA, F_LEVEL, F_LEVEL_LSE, F_COMPS, F_PREV,
-	F_PREV_AT, F_COUNT
+	F_PREV_AT, F_PREV_MPI, F_COUNT
 };
 static const char *field_names[F_COUNT] = {
 	"age_months", "mpi", "mpi_ret_1m", "mpi_ret_3m", "mpi_level",
@@ -565,7 +567,8 @@ static const char *field_names[F_COUNT] = {
 	"decay_r2", "decay_rate_se", "decay_level", "decay_sigma",
 	"mileage_slope", "mileage_slope_se", "condition_coef",
 	"condition_coef_se", "volatility", "ewma", "price_level",
-	"price_level_lse", "comps_n", "prev_value", "prev_observed_at"
+	"price_level_lse", "comps_n", "prev_value", "prev_observed_at",
+	"prev_mpi"
 };
 
 /* How the added fields are encoded, from their type in the schema. */
@@ -961,6 +964,7 @@ vehicle(struct state *st, const struct item *it, const struct view *v,
 	prev = vehicle_get(st, id);
 	SET(F_PREV, prev != NULL, prev->price);
 	SET(F_PREV_AT, prev != NULL, (double)prev->at);
+	SET(F_PREV_MPI, prev && !isnan(prev->mpi), prev->mpi);
 #undef SET
 	put_features(sink, v, sl);
 
@@ -972,7 +976,8 @@ vehicle(struct state *st, const struct item *it, const struct view *v,
 			wls_add(lk->dk[i]->wls, t_days, x, log(price) -
 			    (ix ? log(ix->mpi) : 0), 1);
 		}
-		vehicle_remember(st, prev, id, price, t, ++st->vseq);
+		vehicle_remember(st, prev, id, price, ix ? ix->mpi : NAN, t,
+		    ++st->vseq);
 	}
 	return 0;
 }
@@ -1023,7 +1028,7 @@ static const char state_schema[] =
     "CREATE TABLE IF NOT EXISTS volumes(key TEXT PRIMARY KEY, points BLOB);"
     "CREATE TABLE IF NOT EXISTS decay(key TEXT PRIMARY KEY, image BLOB);"
     "CREATE TABLE IF NOT EXISTS vehicles(id TEXT PRIMARY KEY, price REAL, "
-    "observed_at INTEGER, seq INTEGER);";
+    "mpi REAL, observed_at INTEGER, seq INTEGER);";
 
 static void
 load_state(struct state *st, const char *path)
@@ -1097,13 +1102,15 @@ load_state(struct state *st, const char *path)
 		map_put(st->decay, (const char *)sqlite3_column_text(q, 0), d);
 	}
 	sqlite3_finalize(q);
-	q = db_prepare(db, "SELECT id, price, observed_at, seq FROM vehicles "
-	    "ORDER BY seq");
+	q = db_prepare(db, "SELECT id, price, mpi, observed_at, seq FROM "
+	    "vehicles ORDER BY seq");
 	while (sqlite3_step(q) == SQLITE_ROW)
 		vehicle_remember(st, NULL,
 		    (const char *)sqlite3_column_text(q, 0),
-		    sqlite3_column_double(q, 1), sqlite3_column_int64(q, 2),
-		    (uint64_t)sqlite3_column_int64(q, 3));
+		    sqlite3_column_double(q, 1), sqlite3_column_type(q, 2) ==
+		    SQLITE_NULL ? NAN : sqlite3_column_double(q, 2),
+		    sqlite3_column_int64(q, 3),
+		    (uint64_t)sqlite3_column_int64(q, 4));
 	sqlite3_finalize(q);
 	db_close(db);
 }
@@ -1183,12 +1190,16 @@ save_state(struct state *st, const char *path)
 		free(img);
 	}
 	sqlite3_finalize(q);
-	q = db_prepare(db, "INSERT INTO vehicles VALUES (?, ?, ?, ?)");
+	q = db_prepare(db, "INSERT INTO vehicles VALUES (?, ?, ?, ?, ?)");
 	for (v = st->oldest; v != NULL; v = v->newer) {
 		sqlite3_bind_text(q, 1, v->id, -1, SQLITE_STATIC);
 		sqlite3_bind_double(q, 2, v->price);
-		sqlite3_bind_int64(q, 3, v->at);
-		sqlite3_bind_int64(q, 4, (sqlite3_int64)v->seq);
+		if (isnan(v->mpi))
+			sqlite3_bind_null(q, 3);
+		else
+			sqlite3_bind_double(q, 3, v->mpi);
+		sqlite3_bind_int64(q, 4, v->at);
+		sqlite3_bind_int64(q, 5, (sqlite3_int64)v->seq);
 		db_step_done(db, q);
 	}
 	sqlite3_finalize(q);
