@@ -42,7 +42,7 @@ UNITS = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz-*.c)
 SCHEMAS = $(wildcard schemas/*.avsc)
 
-.PHONY: all test test-san test-valgrind run bench fuzz install clean bin
+.PHONY: all deps test test-san test-valgrind run bench fuzz install clean bin
 # bin/ points at the release build, so scripts and README examples find the
 # programs; a sanitizer build leaves it alone.
 ifdef SANITIZE
@@ -79,18 +79,22 @@ $(B)/tests/%.o: tests/unit/%.c
 $(B)/tests/test-%: $(B)/tests/test-%.o $(B)/libcv.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(B)/libcv.a $(PC_LIBS)
 
-test: all
+# Tests and the demo need more than the build (python3-avro, numpy, ...).
+deps:
+	@scripts/install-deps
+
+test: deps all
 	tests/run $(B)
 
 # The whole suite again under AddressSanitizer and UBSan, in build/san.
-test-san:
+test-san: deps
 	$(MAKE) SANITIZE=address,undefined all
 	tests/run build/san
 
 test-valgrind: all
 	VALGRIND=1 tests/run $(B)
 
-run: all
+run: deps all
 	pipelines/adhoc.sh
 
 bench: all
