@@ -73,3 +73,7 @@ cv-cat -f csv -c segment,decay_level,decay_n,decay_rate,decay_rate_se,decay_half
 	{ printf "%-24s %-6s %7.0f %7.3f±%.3f %8.1fy %9.4f %8.3f %6.3f±%.3f\n",
 	$1, $2, $3, $4, $5, $6, $7, $8, $9, $10 }'
 echo "(n_eff: effective sales after forgetting, half-life 180 days; state in out/features.db)"
+
+echo
+echo "== the features' fitted price before each sale beside Manheim's MMR (cv-score)"
+cv-score -g segment -c price_level,reference_value out/features.avro

@@ -1,0 +1,373 @@
+/*
+ * cv-score: how close predictions came to the prices that followed.
+ * Reads any record stream with a price and writes, for each prediction
+ * column, the median and mean absolute percentage error, the share within
+ * 5 % and 10 %, the median signed error (bias) and the count, on the rows
+ * where the price and every prediction are present (-a: each on its own
+ * rows); overall, and per segment (-g segment) or per month (-g month).
+ * Records without a price, or without a prediction, count as absorbed.
+ *
+ *	cv-features index.avro sales.avro |
+ *	    cv-score -c price_level,reference_value,prev_value
+ */
+#include <err.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_sort.h>
+#include <gsl/gsl_statistics_double.h>
+
+#include "lib/flat.h"
+#include "lib/map.h"
+#include "lib/schema.h"
+#include "lib/stream.h"
+
+#define MAXCOLS 16
+
+/* Signed relative errors of one prediction column within one group. */
+struct errs {
+	double	*e;
+	size_t	 n, cap;
+};
+
+struct group {
+	char		*name;
+	struct errs	 col[MAXCOLS];
+};
+
+struct score {
+	char		*cols[MAXCOLS];
+	int		 ncols, colidx[MAXCOLS];
+	int		 price, segment, observed;
+	char		*by;		/* NULL, "segment" or "month" */
+	int		 any;		/* each prediction on its own rows */
+	struct map	*groups;
+	struct group	**order;	/* groups in order of appearance */
+	size_t		 ngroups;
+	struct flat	*flat;
+};
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp, "usage: cv-score [-av] [-c columns] [-e on-error] "
+	    "[-g segment|month] [-p column] [file ...]\n");
+}
+
+static void
+help(void)
+{
+	usage(stdout);
+	printf("  -a, --any          score each prediction on every row it "
+	    "has\n"
+	    "                     (default: only rows with all of them)\n"
+	    "  -c, --columns A,B  predictions to score (default: value,"
+	    "naive_value,\n"
+	    "                     index_value,reference_value, those "
+	    "present)\n"
+	    "  -e, --on-error X   fail (default), skip, or a file for "
+	    "rejects\n"
+	    "  -g, --group-by G   also per segment or per month "
+	    "(observed_at)\n"
+	    "  -p, --price C      the realised price column (price)\n"
+	    "  -v, --verbose      counts on stderr\n"
+	    "  -h, --help         this help\n");
+}
+
+/*
+ * A column by name, or as the field of a union branch ("VehicleObs.price"
+ * in an Event stream): of the branch given ("VehicleObs."), else the only
+ * one of that name.
+ */
+static int
+column(struct flat *f, const char *name, const char *branch)
+{
+	size_t i, n = strlen(name), len;
+	const char *c;
+	int found = -1;
+
+	for (i = 0; i < flat_ncols(f); i++)
+		if (strcmp(flat_colname(f, i), name) == 0)
+			return (int)i;
+	/* Beside the price: the same branch's field. */
+	for (i = 0; branch != NULL && i < flat_ncols(f); i++) {
+		c = flat_colname(f, i);
+		if (strncmp(c, branch, strlen(branch)) == 0 &&
+		    strcmp(c + strlen(branch), name) == 0)
+			return (int)i;
+	}
+	for (i = 0; i < flat_ncols(f); i++) {
+		c = flat_colname(f, i);
+		len = strlen(c);
+		if (len > n && c[len - n - 1] == '.' &&
+		    strcmp(c + len - n, name) == 0) {
+			if (found >= 0)
+				return -1;
+			found = (int)i;
+		}
+	}
+	return found;
+}
+
+static struct group *
+group(struct score *sc, const char *name)
+{
+	struct group *g = map_get(sc->groups, name);
+
+	if (g == NULL) {
+		g = ecalloc(1, sizeof(*g));
+		g->name = estrdup(name);
+		map_put(sc->groups, name, g);
+		sc->order = erealloc(sc->order, (sc->ngroups + 1) *
+		    sizeof(*sc->order));
+		sc->order[sc->ngroups++] = g;
+	}
+	return g;
+}
+
+static void
+add_err(struct errs *x, double e)
+{
+	if (x->n == x->cap) {
+		x->cap = x->cap ? 2 * x->cap : 256;
+		x->e = erealloc(x->e, x->cap * sizeof(*x->e));
+	}
+	x->e[x->n++] = e;
+}
+
+/* Set up the columns from the stream's schema, at its first record. */
+static void
+start(struct score *sc, struct src *src, const char *price,
+    const char *list)
+{
+	static const char *dflt[] = { "value", "naive_value", "index_value",
+	    "reference_value" };
+	const char *why, *pc, *dot;
+	char *copy, *p, *save = NULL, *branch;
+	size_t i;
+	int k;
+
+	if ((sc->flat = flat_new(src_schema_text(src), &why)) == NULL)
+		errx(1, "writer schema: %s", why);
+	if ((sc->price = column(sc->flat, price, NULL)) < 0)
+		errx(1, "-p: no column %s in this stream", price);
+	pc = flat_colname(sc->flat, (size_t)sc->price);
+	dot = strrchr(pc, '.');
+	branch = dot ? estrndup(pc, (size_t)(dot - pc + 1)) : NULL;
+	sc->segment = column(sc->flat, "segment", branch);
+	sc->observed = column(sc->flat, "observed_at", branch);
+	if (sc->by != NULL && (strcmp(sc->by, "segment") == 0 ?
+	    sc->segment : sc->observed) < 0)
+		errx(1, "-g %s: the stream has no %s column", sc->by,
+		    strcmp(sc->by, "segment") == 0 ? "segment" :
+		    "observed_at");
+	if (list == NULL) {
+		for (i = 0; i < NELEM(dflt); i++)
+			if ((k = column(sc->flat, dflt[i], branch)) >= 0) {
+				sc->cols[sc->ncols] = estrdup(dflt[i]);
+				sc->colidx[sc->ncols++] = k;
+			}
+		if (sc->ncols == 0)
+			errx(1, "no prediction columns (value, naive_value, "
+			    "index_value, reference_value): name them with -c");
+		free(branch);
+		return;
+	}
+	copy = estrdup(list);
+	for (p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",",
+	    &save)) {
+		if ((k = column(sc->flat, p, branch)) < 0)
+			errx(1, "-c: no column %s in this stream", p);
+		if (sc->ncols == MAXCOLS)
+			errx(1, "-c: at most %d columns", MAXCOLS);
+		sc->cols[sc->ncols] = estrdup(p);
+		sc->colidx[sc->ncols++] = k;
+	}
+	free(copy);
+	free(branch);
+}
+
+/* One record: its errors go to "all" and, with -g, to its group. */
+static void
+score_record(struct score *sc, struct rec *r)
+{
+	char *const *cells = flat_row(sc->flat, r->value);
+	char month[8];
+	struct group *all, *g = NULL;
+	double price, pred[MAXCOLS];
+	int i, ok[MAXCOLS];
+
+	if (cells[sc->price] == NULL || parse_double(cells[sc->price],
+	    &price) < 0 || !(price > 0)) {
+		tally.absorbed++;	/* no price: nothing to score */
+		return;
+	}
+	if (!sc->any)
+		for (i = 0; i < sc->ncols; i++)
+			if (cells[sc->colidx[i]] == NULL) {
+				tally.absorbed++;
+				return;
+			}
+	all = group(sc, "all");
+	if (sc->by != NULL && strcmp(sc->by, "segment") == 0)
+		g = group(sc, cells[sc->segment] ? cells[sc->segment] : "");
+	else if (sc->by != NULL && cells[sc->observed] != NULL) {
+		snprintf(month, sizeof(month), "%.7s", cells[sc->observed]);
+		g = group(sc, month);
+	}
+	/* By default every prediction is scored on the same rows. */
+	for (i = 0; i < sc->ncols; i++) {
+		ok[i] = cells[sc->colidx[i]] != NULL &&
+		    parse_double(cells[sc->colidx[i]], &pred[i]) == 0;
+		if (!ok[i] && !sc->any) {
+			tally.absorbed++;
+			return;
+		}
+	}
+	for (i = 0; i < sc->ncols; i++) {
+		if (!ok[i])
+			continue;
+		add_err(&all->col[i], (pred[i] - price) / price);
+		if (g != NULL)
+			add_err(&g->col[i], (pred[i] - price) / price);
+	}
+	tally.written++;
+}
+
+static void
+print_row(const char *group, const char *col, struct errs *x)
+{
+	double *a, mdape, mape = 0, bias;
+	size_t i, w5 = 0, w10 = 0;
+
+	if (x->n == 0) {
+		printf("%-24s %-16s %7d %8s %8s %7s %7s %8s\n", group, col, 0,
+		    "-", "-", "-", "-", "-");
+		return;
+	}
+	a = emalloc(x->n * sizeof(*a));
+	gsl_sort(x->e, 1, x->n);
+	bias = gsl_stats_median_from_sorted_data(x->e, 1, x->n);
+	for (i = 0; i < x->n; i++) {
+		a[i] = fabs(x->e[i]);
+		mape += a[i];
+		w5 += a[i] <= 0.05;
+		w10 += a[i] <= 0.10;
+	}
+	gsl_sort(a, 1, x->n);
+	mdape = gsl_stats_median_from_sorted_data(a, 1, x->n);
+	printf("%-24s %-16s %7zu %7.2f%% %7.2f%% %6.1f%% %6.1f%% %+7.2f%%\n",
+	    group, col, x->n, 100 * mdape, 100 * mape / x->n,
+	    100.0 * w5 / x->n, 100.0 * w10 / x->n, 100 * bias);
+	free(a);
+}
+
+static void
+report(struct score *sc)
+{
+	size_t g;
+	int i;
+
+	printf("%-24s %-16s %7s %8s %8s %7s %7s %8s\n", sc->by ? sc->by :
+	    "group", "prediction", "n", "MdAPE", "MAPE", "±5%", "±10%",
+	    "bias");
+	for (g = 0; g < sc->ngroups; g++)
+		for (i = 0; i < sc->ncols; i++)
+			print_row(sc->order[g]->name, sc->cols[i],
+			    &sc->order[g]->col[i]);
+}
+
+static void
+free_group(void *p)
+{
+	struct group *g = p;
+	int i;
+
+	for (i = 0; i < MAXCOLS; i++)
+		free(g->col[i].e);
+	free(g->name);
+	free(g);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "any",	no_argument,	   NULL, 'a' },
+		{ "columns",	required_argument, NULL, 'c' },
+		{ "on-error",	required_argument, NULL, 'e' },
+		{ "group-by",	required_argument, NULL, 'g' },
+		{ "help",	no_argument,	   NULL, 'h' },
+		{ "price",	required_argument, NULL, 'p' },
+		{ "verbose",	no_argument,	   NULL, 'v' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct score sc = { 0 };
+	struct src *src;
+	struct rec *r;
+	const char *list = NULL, *price = "price";
+	int c, i, rc, verbose = 0, status, started = 0;
+
+	while ((c = getopt_long(argc, argv, "ac:e:g:hp:v", longopts, NULL))
+	    != -1) {
+		switch (c) {
+		case 'a':
+			sc.any = 1;
+			break;
+		case 'c':
+			list = optarg;
+			break;
+		case 'e':
+			if (reject_policy(optarg) < 0)
+				return 2;
+			break;
+		case 'g':
+			if (strcmp(optarg, "segment") && strcmp(optarg,
+			    "month")) {
+				warnx("-g: %s: not segment or month", optarg);
+				usage(stderr);
+				return 2;
+			}
+			sc.by = optarg;
+			break;
+		case 'h':
+			help();
+			return 0;
+		case 'p':
+			price = optarg;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	stream_init();
+	sc.groups = map_new();
+	src = src_open(argv + optind, argc - optind, NULL);
+	while ((rc = src_next(src, &r)) > 0) {
+		if (!started) {
+			start(&sc, src, price, list);
+			started = 1;
+		}
+		score_record(&sc, r);
+		src_ack(src, r);
+	}
+	if (started)
+		report(&sc);
+	if (fflush(stdout) == EOF || ferror(stdout))
+		err(1, "stdout");
+	src_close(src);
+	flat_free(sc.flat);
+	map_free(sc.groups, free_group);
+	free(sc.order);
+	for (i = 0; i < sc.ncols; i++)
+		free(sc.cols[i]);
+	schema_cleanup();
+	status = tally_finish(verbose);
+	return rc < 0 ? 1 : status;
+}
