@@ -24,7 +24,7 @@
 # merge goes by file order.  Run from the repository root with the
 # programs on PATH (tests/run does).
 set -u
-PY=/usr/bin/python3
+. tests/e2e/common.inc
 D=pipelines/data
 M=pipelines/maps
 CPI=$(ls $D/CUSR0000SETA02_*.csv 2>/dev/null | head -1)
@@ -36,20 +36,7 @@ if [ -z "$CPI" ] || [ -z "$VOL" ]; then
 	echo "skip: no CPI or TOTALSA data in $D"
 	exit 77
 fi
-if ! "$PY" -c 'import numpy' 2>/dev/null; then
-	echo "skip: no numpy for $PY"
-	exit 77
-fi
-
-check() {	# check NAME COMMAND...: one ok / not ok line
-	name=$1
-	shift
-	if "$@"; then
-		echo "ok - $name"
-	else
-		echo "not ok - $name"
-	fi
-}
+need_python numpy
 
 # Vehicles in time order: before any CPI; with one CPI month; while
 # TOTALSA (from 1976-01) has 10, 11, 12 and 16 months in the window;

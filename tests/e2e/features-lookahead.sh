@@ -19,7 +19,7 @@
 # back through cv-ingest (tests/fixtures/features-*.map).  Run from the
 # repository root with the programs on PATH (tests/run does).
 set -u
-PY=/usr/bin/python3
+. tests/e2e/common.inc
 T=$(mktemp -d "${TMPDIR:-/tmp}/features-lookahead.XXXXXX")
 trap 'rm -rf "$T"' EXIT INT TERM
 IM=tests/fixtures/features-index.map
@@ -27,20 +27,7 @@ VM=tests/fixtures/features-vehicle.map
 D=pipelines/data
 N=5000
 
-if ! "$PY" -c 'import csv' 2>/dev/null; then
-	echo "skip: no $PY"
-	exit 77
-fi
-
-check() {	# check NAME COMMAND...: one ok / not ok line
-	name=$1
-	shift
-	if "$@"; then
-		echo "ok - $name"
-	else
-		echo "not ok - $name"
-	fi
-}
+need_python csv
 
 # ingest CSV PREFIX: PREFIX.i.avro (index values) and PREFIX.v.avro from
 # the CSV of an Event stream.

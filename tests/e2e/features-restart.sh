@@ -17,6 +17,7 @@
 # file and a vehicle file; the whole is made the same way.  Run from the
 # repository root with the programs on PATH (tests/run does).
 set -u
+. tests/e2e/common.inc
 T=$(mktemp -d "${TMPDIR:-/tmp}/features-restart.XXXXXX")
 trap 'rm -rf "$T"' EXIT INT TERM
 IM=tests/fixtures/features-index.map
@@ -24,16 +25,6 @@ VM=tests/fixtures/features-vehicle.map
 D=pipelines/data
 N=30000
 [ "${VALGRIND:-0}" = 1 ] && N=4000
-
-check() {	# check NAME COMMAND...: one ok / not ok line
-	name=$1
-	shift
-	if "$@"; then
-		echo "ok - $name"
-	else
-		echo "not ok - $name"
-	fi
-}
 
 # events OUT FILE...: the records of the Event streams FILE... as CSV in
 # the merge's order, header first.

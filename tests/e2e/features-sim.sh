@@ -30,7 +30,7 @@
 #
 # Run from the repository root with the programs on PATH (tests/run).
 set -u
-PY=/usr/bin/python3
+. tests/e2e/common.inc
 T=$(mktemp -d "${TMPDIR:-/tmp}/features-sim.XXXXXX")
 trap 'rm -rf "$T"' EXIT INT TERM
 SEED=${FEATURES_SIM_SEED:-1}
@@ -39,20 +39,7 @@ SEED=${FEATURES_SIM_SEED:-1}
 N=200000
 [ "${VALGRIND:-0}" = 1 ] && N=20000
 
-if ! "$PY" -c 'import numpy' 2>/dev/null; then
-	echo "skip: no numpy for $PY"
-	exit 77
-fi
-
-check() {	# check NAME COMMAND...: one ok / not ok line
-	name=$1
-	shift
-	if "$@"; then
-		echo "ok - $name"
-	else
-		echo "not ok - $name"
-	fi
-}
+need_python numpy
 
 cv-sim -s "$SEED" -N $N --makes 2 --models 2 --trims 2 --loans 0 \
     -p "$T/p.json" -o "$T/s.avro"

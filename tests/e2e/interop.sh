@@ -6,8 +6,8 @@
 # python3-avro writes.  Run from the repository root with the programs on
 # PATH (tests/run does both).
 set -u
+. tests/e2e/common.inc
 DATA=pipelines/data/auction_honda_odyssey_3500.csv
-PY=/usr/bin/python3
 T=$(mktemp -d "${TMPDIR:-/tmp}/interop.XXXXXX")
 trap 'rm -rf "$T"' EXIT INT TERM
 
@@ -15,20 +15,7 @@ if [ ! -f "$DATA" ]; then
 	echo "skip: $DATA absent"
 	exit 77
 fi
-if ! "$PY" -c 'import avro.datafile, avro.io' 2>/dev/null; then
-	echo "skip: no python3-avro for $PY"
-	exit 77
-fi
-
-check() {	# check NAME COMMAND...: one ok / not ok line
-	name=$1
-	shift
-	if "$@"; then
-		echo "ok - $name"
-	else
-		echo "not ok - $name"
-	fi
-}
+need_python avro.datafile avro.io
 
 # The data has a few rows cv-ingest must reject (placeholder odometers):
 # they go to a reject file and the exit status is 1.
