@@ -92,6 +92,7 @@ select_columns(struct out *o, const char *list)
 {
 	char *copy, *name, *save = NULL;
 	size_t i, n = flat_ncols(o->flat);
+	int k;
 
 	o->ncols = 0;
 	o->cols = ecalloc(n + 1, sizeof(*o->cols));
@@ -103,17 +104,14 @@ select_columns(struct out *o, const char *list)
 	copy = estrdup(list);
 	for (name = strtok_r(copy, ",", &save); name != NULL;
 	    name = strtok_r(NULL, ",", &save)) {
-		for (i = 0; i < n; i++)
-			if (strcmp(flat_colname(o->flat, i), name) == 0)
-				break;
-		if (i == n) {
+		if ((k = flat_column(o->flat, name)) < 0) {
 			warnx("-c: no column %s in this stream", name);
 			usage(stderr);
 			exit(2);
 		}
 		o->cols = erealloc(o->cols, (o->ncols + 1) *
 		    sizeof(*o->cols));
-		o->cols[o->ncols++] = i;
+		o->cols[o->ncols++] = (size_t)k;
 	}
 	free(copy);
 }

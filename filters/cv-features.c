@@ -738,16 +738,12 @@ view_of(struct rec *r)
 	if (!r->same_schema) {
 		if ((v = rec_value(r)) == NULL)
 			return NULL;
-		for (;;) {
-			buf_reserve(&codec.canon, 4096);
-			avro_writer_memory_set_dest(codec.mw, codec.canon.p,
-			    (int64_t)codec.canon.cap - 1);
-			if (avro_value_write(codec.mw, v) == 0)
-				break;
-			buf_reserve(&codec.canon, codec.canon.cap);
-		}
+		buf_clear(&codec.canon);
+		if (enc_value(&codec.canon, codec.mw, v) < 0)
+			errx(1, "%s: cannot encode: %s", rec_where(r),
+			    avro_strerror());
 		p = codec.canon.p;
-		n = (size_t)avro_writer_tell(codec.mw);
+		n = codec.canon.len;
 	}
 	if (view_parse(&codec.view, codec.event, p, n, &why) < 0)
 		errx(1, "%s: re-encoded record: %s", rec_where(r), why);
@@ -774,9 +770,9 @@ view_time(const struct view *v)
  * comes strictly after its publication.
  */
 static int64_t
-order_key(const struct view *v)
+order_key(const struct view *v, int64_t t)
 {
-	return view_time(v) * 2 + (v->branch == 0);
+	return t * 2 + (v->branch == 0);
 }
 
 /* The merge's ordering. */
@@ -785,12 +781,15 @@ event_time(struct rec *r)
 {
 	struct view *v = view_of(r);
 
+	int64_t t;
+
 	if (v == NULL)
 		return INT64_MIN;
 	/* Out of range: first out, to be rejected by the main loop. */
-	if (view_time(v) < -MAX_TIME_MS || view_time(v) > MAX_TIME_MS)
+	t = view_time(v);
+	if (t < -MAX_TIME_MS || t > MAX_TIME_MS)
 		return INT64_MIN;
-	return order_key(v);
+	return order_key(v, t);
 }
 
 /* A nullable double that holds NaN (not null: NaN is bad data). */
@@ -1277,8 +1276,8 @@ held_push(struct reorder *q, const struct view *v, const char *where)
 	struct held x, tmp;
 	size_t i, up;
 
-	x.key = order_key(v);
 	x.t = view_time(v);
+	x.key = order_key(v, x.t);
 	x.seq = q->seq++;
 	x.len = v->off[v->nfields];
 	x.bytes = estrndup(v->p, x.len);

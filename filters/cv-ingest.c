@@ -25,6 +25,7 @@
 #include "lib/schema.h"
 #include "lib/stream.h"
 #include "lib/timeparse.h"
+#include "lib/view.h"
 
 #define MS_PER_DAY	86400000LL
 #define KM_PER_MILE	1.609344
@@ -622,19 +623,15 @@ static void
 emit(struct ingest *g, int64_t t)
 {
 	struct held *h;
+	size_t off;
 
 	if (!g->sort) {
 		sink_put(g->sink, &g->event, NULL, 0);
 		return;
 	}
-	for (;;) {
-		buf_reserve(&g->held, 4096);
-		avro_writer_memory_set_dest(g->mw, g->held.p + g->held.len,
-		    (int64_t)(g->held.cap - g->held.len - 1));
-		if (avro_value_write(g->mw, &g->event) == 0)
-			break;
-		buf_reserve(&g->held, g->held.cap);
-	}
+	off = g->held.len;
+	if (enc_value(&g->held, g->mw, &g->event) < 0)
+		errx(1, "cannot encode: %s", avro_strerror());
 	if (g->nkeys == g->capkeys) {
 		g->capkeys = g->capkeys ? 2 * g->capkeys : 1024;
 		g->keys = erealloc(g->keys, g->capkeys * sizeof(*g->keys));
@@ -642,9 +639,8 @@ emit(struct ingest *g, int64_t t)
 	h = &g->keys[g->nkeys];
 	h->t = t;
 	h->seq = g->nkeys++;
-	h->off = g->held.len;
-	h->len = (size_t)avro_writer_tell(g->mw);
-	g->held.len += h->len;
+	h->off = off;
+	h->len = g->held.len - off;
 }
 
 /* Check, convert and emit the current row; rejects name the reason. */

@@ -88,9 +88,8 @@ column(struct flat *f, const char *name, const char *branch)
 	const char *c;
 	int found = -1;
 
-	for (i = 0; i < flat_ncols(f); i++)
-		if (strcmp(flat_colname(f, i), name) == 0)
-			return (int)i;
+	if ((found = flat_column(f, name)) >= 0)
+		return found;
 	/* Beside the price: the same branch's field. */
 	for (i = 0; branch != NULL && i < flat_ncols(f); i++) {
 		c = flat_colname(f, i);

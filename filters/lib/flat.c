@@ -350,6 +350,17 @@ flat_colname(const struct flat *f, size_t i)
 	return f->names[i];
 }
 
+int
+flat_column(const struct flat *f, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < f->ncols; i++)
+		if (strcmp(f->names[i], name) == 0)
+			return (int)i;
+	return -1;
+}
+
 enum flat_type
 flat_coltype(const struct flat *f, size_t i)
 {

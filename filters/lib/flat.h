@@ -31,6 +31,8 @@ void		 flat_set_digits(struct flat *, int n);
 
 size_t		 flat_ncols(const struct flat *);
 const char	*flat_colname(const struct flat *, size_t);
+/* Index of the column called name, or -1. */
+int		 flat_column(const struct flat *, const char *name);
 enum flat_type	 flat_coltype(const struct flat *, size_t);
 
 /*

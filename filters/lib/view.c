@@ -1,4 +1,5 @@
 /* view.c: field access and encoding in Avro's binary format. */
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -178,4 +179,23 @@ enc_opt_string(struct buf *b, const char *s)
 	enc_long(b, s != NULL);
 	if (s != NULL)
 		enc_string(b, s);
+}
+
+int
+enc_value(struct buf *b, avro_writer_t w, avro_value_t *v)
+{
+	int rc;
+
+	for (;;) {
+		buf_reserve(b, 4096);
+		avro_writer_memory_set_dest(w, b->p + b->len,
+		    (int64_t)(b->cap - b->len - 1));
+		if ((rc = avro_value_write(w, v)) == 0)
+			break;
+		if (rc != ENOSPC)	/* only a full buffer is worth growing */
+			return -1;
+		buf_reserve(b, b->cap);
+	}
+	b->len += (size_t)avro_writer_tell(w);
+	return 0;
 }

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <avro.h>
+
 #include "lib/avrowalk.h"
 #include "lib/util.h"
 
@@ -63,5 +65,8 @@ void		 enc_bool(struct buf *, int);
 void		 enc_opt_double(struct buf *, int has, double);
 void		 enc_opt_long(struct buf *, int has, int64_t);
 void		 enc_opt_string(struct buf *, const char *);	/* NULL: null */
+/* Append an avro-c value's encoding, through the memory writer w;
+ * -1 with avro_strerror() if avro-c cannot encode it. */
+int		 enc_value(struct buf *, avro_writer_t w, avro_value_t *);
 
 #endif
