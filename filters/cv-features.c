@@ -19,6 +19,7 @@
 
 #include <gsl/gsl_errno.h>
 
+#include "lib/append.h"
 #include "lib/db.h"
 #include "lib/map.h"
 #include "lib/schema.h"
@@ -571,32 +572,16 @@ static const char *field_names[F_COUNT] = {
 	"prev_mpi"
 };
 
-/* How the added fields are encoded, from their type in the schema. */
-enum tkind { T_DOUBLE, T_INT, T_OPT_DOUBLE, T_OPT_LONG, T_OPT_STRING };
-
-/* One added field's value, filled by vehicle() and encoded in order. */
-struct slot {
-	int		 has;
-	double		 d;
-	const char	*s;
-};
-
 /*
  * Records are read through views of their encoding and written as the
  * input vehicle's bytes followed by the encoded features: no avro-c
- * values on the way (see lib/view.h).  Static: the merge's time function
- * needs it too.
+ * values on the way (see lib/append.h).  Static: the merge's time
+ * function needs it too.
  */
 static struct codec {
-	struct walker	*event;		/* the Event schema */
-	struct view	 view;
-	struct buf	 canon;		/* a record re-encoded as an Event */
-	avro_writer_t	 mw;
+	struct reader	*event;		/* views in the Event schema */
+	struct appender	*features;	/* VehicleObs + the fields above */
 	int		 ix[7], vx[8];	/* fields used, by position */
-	int		 ntail;		/* Features fields after VehicleObs' */
-	int		 tail_slot[F_COUNT];
-	enum tkind	 tail_kind[F_COUNT];
-	struct buf	 out;
 } codec;
 
 static const char *index_fields[7] = { "source", "segment", "region",
@@ -608,146 +593,36 @@ enum { X_SOURCE, X_SEGMENT, X_REGION, X_PERIOD, X_PUBLISHED, X_VALUE,
 enum { V_ID, V_SEGMENT, V_REGION, V_OBSERVED, V_YEAR, V_KM, V_COND,
 	V_PRICE };
 
-static enum tkind
-kind_of(avro_schema_t f, const char *name)
-{
-	avro_schema_t b;
-
-	switch (avro_typeof(f)) {
-	case AVRO_DOUBLE:
-		return T_DOUBLE;
-	case AVRO_INT32:
-		return T_INT;
-	case AVRO_UNION:
-		if (avro_schema_union_size(f) == 2 &&
-		    is_avro_null(avro_schema_union_branch(f, 0))) {
-			b = avro_schema_union_branch(f, 1);
-			if (is_avro_double(b))
-				return T_OPT_DOUBLE;
-			if (is_avro_int64(b))
-				return T_OPT_LONG;
-			if (is_avro_string(b))
-				return T_OPT_STRING;
-		}
-		break;
-	default:
-		break;
-	}
-	errx(1, "schema Features: field %s: a type cv-features cannot write",
-	    name);
-}
-
-/*
- * Position of a field read through views, checked to have the type the
- * reads assume: 's' string, 'i' int, 'l' long, 'L' nullable long, 'D'
- * nullable double.
- */
-static int
-field_pos(avro_schema_t rec, const char *name, int type)
-{
-	int i = avro_schema_record_field_get_index(rec, name), ok;
-	avro_schema_t f, b;
-
-	if (i < 0)
-		errx(1, "schema %s: no field %s", avro_schema_name(rec), name);
-	f = avro_schema_record_field_get_by_index(rec, i);
-	b = is_avro_union(f) && avro_schema_union_size(f) == 2 &&
-	    is_avro_null(avro_schema_union_branch(f, 0)) ?
-	    avro_schema_union_branch(f, 1) : NULL;
-	switch (type) {
-	case 's':
-		ok = is_avro_string(f);
-		break;
-	case 'i':
-		ok = is_avro_int32(f);
-		break;
-	case 'l':
-		ok = is_avro_int64(f);
-		break;
-	case 'L':
-		ok = b != NULL && is_avro_int64(b);
-		break;
-	default:
-		ok = b != NULL && is_avro_double(b);
-		break;
-	}
-	if (!ok)
-		errx(1, "schema %s: field %s: not the type cv-features reads",
-		    avro_schema_name(rec), name);
-	return i;
-}
-
 static void
 codec_init(void)
 {
-	avro_schema_t ev = schema_get("Event"), fs = schema_get("Features");
+	avro_schema_t ev = schema_get("Event");
 	avro_schema_t is = avro_schema_union_branch(ev, 0);
 	avro_schema_t vs = avro_schema_union_branch(ev, 1);
-	size_t i, nv = avro_schema_record_size(vs), nf;
-	const char *name;
-	int k;
+	size_t i;
 
-	codec.event = walker_new(ev);
-	codec.mw = avro_writer_memory("", 0);
+	codec.event = reader_new(ev);
 	for (i = 0; i < NELEM(index_fields); i++)
-		codec.ix[i] = field_pos(is, index_fields[i], "sssiLDD"[i]);
+		codec.ix[i] = field_pos(is, index_fields[i], "sssiLDD"[i],
+		    "cv-features");
 	for (i = 0; i < NELEM(vehicle_fields); i++)
-		codec.vx[i] = field_pos(vs, vehicle_fields[i], "sssliDDD"[i]);
-	nf = avro_schema_record_size(fs);
-	codec.ntail = (int)(nf - nv);
-	if (codec.ntail != F_COUNT)
-		errx(1, "schema Features: %d fields after VehicleObs', "
-		    "cv-features writes %d", codec.ntail, F_COUNT);
-	for (i = nv; i < nf; i++) {
-		name = avro_schema_record_field_name(fs, (int)i);
-		for (k = 0; k < F_COUNT; k++)
-			if (strcmp(field_names[k], name) == 0)
-				break;
-		if (k == F_COUNT)
-			errx(1, "schema Features: field %s: unknown to "
-			    "cv-features", name);
-		codec.tail_slot[i - nv] = k;
-		codec.tail_kind[i - nv] = kind_of(
-		    avro_schema_record_field_get_by_index(fs, (int)i), name);
-	}
+		codec.vx[i] = field_pos(vs, vehicle_fields[i], "sssliDDD"[i],
+		    "cv-features");
+	codec.features = appender_new(vs, schema_get("Features"),
+	    field_names, F_COUNT, "cv-features");
 }
 
 static void
 codec_free(void)
 {
-	walker_free(codec.event);
-	avro_writer_free(codec.mw);
-	buf_free(&codec.canon);
-	buf_free(&codec.out);
+	reader_free(codec.event);
+	appender_free(codec.features);
 }
 
-/*
- * The record as an Event encoding: its own bytes when written with the
- * Event schema, else decoded (resolved) and encoded again.  NULL if it
- * cannot be decoded (already reported).
- */
 static struct view *
 view_of(struct rec *r)
 {
-	avro_value_t *v;
-	const char *p = r->raw, *why;
-	size_t n = r->rawlen;
-
-	if (r->same_schema && view_of_rec(&codec.view, r) == 0)
-		return &codec.view;
-	if (!r->same_schema) {
-		if ((v = rec_value(r)) == NULL)
-			return NULL;
-		buf_clear(&codec.canon);
-		if (enc_value(&codec.canon, codec.mw, v) < 0)
-			errx(1, "%s: cannot encode: %s", rec_where(r),
-			    avro_strerror());
-		p = codec.canon.p;
-		n = codec.canon.len;
-	}
-	if (view_parse(&codec.view, codec.event, p, n, &why) < 0)
-		errx(1, "%s: re-encoded record: %s", rec_where(r), why);
-	return &codec.view;
+	return reader_view(codec.event, r);
 }
 
 /* Event time of an Event: observed_at, published_at, else period. */
@@ -797,43 +672,6 @@ static int
 nan_field(const struct view *v, int i)
 {
 	return !view_is_null(v, i) && isnan(view_opt_double(v, i));
-}
-
-/* Write the vehicle's bytes and the added fields in schema order. */
-static void
-put_features(struct sink *sink, const struct view *v, const struct slot *sl)
-{
-	const struct slot *x;
-	const char *p;
-	size_t n;
-	int i;
-
-	buf_clear(&codec.out);
-	p = view_span(v, 0, v->nfields, &n);
-	buf_add(&codec.out, p, n);
-	for (i = 0; i < codec.ntail; i++) {
-		x = &sl[codec.tail_slot[i]];
-		switch (codec.tail_kind[i]) {
-		case T_DOUBLE:
-			enc_double(&codec.out, x->has && isfinite(x->d) ?
-			    x->d : 0);
-			break;
-		case T_INT:
-			enc_long(&codec.out, x->has ? (int32_t)x->d : 0);
-			break;
-		case T_OPT_DOUBLE:
-			enc_opt_double(&codec.out, x->has && isfinite(x->d),
-			    x->d);
-			break;
-		case T_OPT_LONG:
-			enc_opt_long(&codec.out, x->has, (int64_t)x->d);
-			break;
-		case T_OPT_STRING:
-			enc_opt_string(&codec.out, x->has ? x->s : NULL);
-			break;
-		}
-	}
-	sink_put_raw(sink, codec.out.p, codec.out.len, NULL, 0);
 }
 
 /* The depreciation features of the finest level with enough comparables;
@@ -965,7 +803,7 @@ vehicle(struct state *st, const struct item *it, const struct view *v,
 	SET(F_PREV_AT, prev != NULL, (double)prev->at);
 	SET(F_PREV_MPI, prev && !isnan(prev->mpi), prev->mpi);
 #undef SET
-	put_features(sink, v, sl);
+	appender_put(codec.features, sink, v, sl);
 
 	/* Now learn from the sighting. */
 	if (!isnan(price)) {
@@ -1344,7 +1182,7 @@ release(struct state *st, struct reorder *q, int64_t until,
 	while (q->n > 0 && q->h[0].t <= until) {
 		x = held_pop(q);
 		if (!stop) {
-			if (view_parse(&v, codec.event, x.bytes, x.len, &why))
+			if (view_parse(&v, reader_walker(codec.event), x.bytes, x.len, &why))
 				errx(1, "%s: held record: %s", x.where, why);
 			it.where = x.where;
 			it.r = NULL;
