@@ -45,6 +45,8 @@ struct opts {
 	double	  min_comps;		/* effective n for a decay level */
 	double	  lateness_ms;
 	size_t	  max_vehicles;
+	double	  cohort_prior;		/* sales' worth of the segment's curve */
+	double	  region_prior;
 };
 
 /* One month of an index series: value, its log, ln volume (NAN if
@@ -72,6 +74,21 @@ struct volumes {
 
 struct decay {
 	struct wls	*wls;
+};
+
+/*
+ * What sets a group of sales apart from the fit that served them: a
+ * forgetting sum of their log residuals and its weight, shrunk towards 0
+ * by a prior worth so many sales (partial pooling).
+ */
+struct offset {
+	double	s, w;
+	double	t;		/* days, of the last update */
+};
+
+/* A segment's last sale, for the naive baseline. */
+struct last_sale {
+	double	price, mpi;	/* mpi NAN if none */
 };
 
 struct vehicle {
@@ -111,6 +128,8 @@ struct state {
 	struct map	*decay;		/* hierarchy key */
 	struct map	*vehicles;
 	struct map	*lookups;	/* segment|region */
+	struct map	*offsets;	/* c|segment|model year, r|region */
+	struct map	*last;		/* segment */
 	struct vehicle	*newest, *oldest;
 	uint64_t	 vseq;
 	unsigned	 gen;		/* bumped when a series appears */
@@ -553,13 +572,68 @@ vehicle_remember(struct state *st, struct vehicle *v, const char *id,
 	}
 }
 
+/* Residuals beyond this many sigmas count as this many: one wild sale
+ * moves an offset no more than a plausible one. */
+#define OFFSET_CLIP	2.5
+
+static struct offset *
+get_offset(struct state *st, const char *key, int create)
+{
+	struct offset *o = map_get(st->offsets, key);
+
+	if (o == NULL && create) {
+		o = ecalloc(1, sizeof(*o));
+		map_put(st->offsets, key, o);
+	}
+	return o;
+}
+
+/* Forget down to time t (days) at the decay half-life. */
+static void
+offset_age(struct offset *o, double t, double half_life)
+{
+	double f;
+
+	if (half_life > 0 && t > o->t) {
+		f = exp2(-(t - o->t) / half_life);
+		o->s *= f;
+		o->w *= f;
+	}
+	if (t > o->t)
+		o->t = t;
+}
+
+/* The shrunk offset at time t: 0 when unknown. */
+static double
+offset_value(struct offset *o, double t, double half_life, double prior)
+{
+	if (o == NULL)
+		return 0;
+	offset_age(o, t, half_life);
+	return o->s / (o->w + prior);
+}
+
+/* Learn residual r, taken relative to the current offset and clipped. */
+static void
+offset_learn(struct offset *o, double t, double half_life, double prior,
+    double r, double sigma)
+{
+	double cur = offset_value(o, t, half_life, prior), d = r - cur;
+
+	if (sigma > 0 && fabs(d) > OFFSET_CLIP * sigma)
+		d = copysign(OFFSET_CLIP * sigma, d);
+	o->s += cur + d;
+	o->w += 1;
+}
+
 /* Output fields, by name, resolved once against the Features schema. */
 enum {
 	F_AGE, F_MPI, F_RET1, F_RET3, F_MPI_LEVEL, F_MPI_SOURCE, F_EL, F_EL_SE,
 	F_EL_N, F_EL_R2, F_DECAY, F_HALF_LIFE, F_DECAY_N, F_DECAY_R2,
 	F_DECAY_SE, F_DECAY_LEVEL, F_SIGMA, F_MILEAGE, F_MILEAGE_SE, F_COND,
 	F_COND_SE, F_VOL, F_EWMA, F_LEVEL, F_LEVEL_LSE, F_COMPS, F_PREV,
-	F_PREV_AT, F_PREV_MPI, F_COUNT
+	F_PREV_AT, F_PREV_MPI, F_COHORT, F_COHORT_N, F_REGION, F_REGION_N,
+	F_SEG_PRICE, F_SEG_MPI, F_COUNT
 };
 static const char *field_names[F_COUNT] = {
 	"age_months", "mpi", "mpi_ret_1m", "mpi_ret_3m", "mpi_level",
@@ -569,7 +643,8 @@ static const char *field_names[F_COUNT] = {
 	"mileage_slope", "mileage_slope_se", "condition_coef",
 	"condition_coef_se", "volatility", "ewma", "price_level",
 	"price_level_lse", "comps_n", "prev_value", "prev_observed_at",
-	"prev_mpi"
+	"prev_mpi", "cohort_offset", "cohort_n", "region_offset", "region_n",
+	"segment_last_price", "segment_last_mpi"
 };
 
 /*
@@ -725,13 +800,17 @@ static int
 vehicle(struct state *st, const struct item *it, const struct view *v,
     struct sink *sink)
 {
-	char id[256], segment[MAX_SEGMENT + 2], region[64];
+	char id[256], segment[MAX_SEGMENT + 2], region[64], key[MAX_SEGMENT + 80];
 	const char *lname;
 	int64_t t = view_long(v, codec.vx[V_OBSERVED]);
 	double price = view_opt_double(v, codec.vx[V_PRICE]);
 	double km = view_opt_double(v, codec.vx[V_KM]);
 	double cond = view_opt_double(v, codec.vx[V_COND]);
-	double x[NREG], age, t_days = t / MS_PER_DAY, lnlevel, q;
+	double x[NREG], age, t_days = t / MS_PER_DAY, lnlevel, q, coff, roff;
+	double hl = st->o.decay_half_life;
+	int year = (int)view_long(v, codec.vx[V_YEAR]);
+	struct offset *cohort, *reg;
+	struct last_sale *last;
 	struct slot sl[F_COUNT];
 	struct series *ix;
 	struct wlsfit fit;
@@ -752,7 +831,7 @@ vehicle(struct state *st, const struct item *it, const struct view *v,
 		return bad(it, "price: %g is not a positive number", price);
 	if (isinf(km) || isinf(cond))
 		return bad(it, "mileage or condition: not finite");
-	age = age_months(t, (int)view_long(v, codec.vx[V_YEAR]));
+	age = age_months(t, year);
 
 	memset(sl, 0, sizeof(sl));
 #define SET(f, h, val)	(sl[f].has = (h), sl[f].d = (h) ? (val) : 0)
@@ -802,6 +881,19 @@ vehicle(struct state *st, const struct item *it, const struct view *v,
 	SET(F_PREV, prev != NULL, prev->price);
 	SET(F_PREV_AT, prev != NULL, (double)prev->at);
 	SET(F_PREV_MPI, prev && !isnan(prev->mpi), prev->mpi);
+	snprintf(key, sizeof(key), "c|%s|%d", segment, year);
+	cohort = get_offset(st, key, 0);
+	coff = offset_value(cohort, t_days, hl, st->o.cohort_prior);
+	SET(F_COHORT, lname != NULL, coff);
+	SET(F_COHORT_N, 1, lname && cohort ? cohort->w : 0);
+	snprintf(key, sizeof(key), "r|%s", region);
+	reg = get_offset(st, key, 0);
+	roff = offset_value(reg, t_days, hl, st->o.region_prior);
+	SET(F_REGION, lname != NULL, roff);
+	SET(F_REGION_N, 1, lname && reg ? reg->w : 0);
+	last = map_get(st->last, segment);
+	SET(F_SEG_PRICE, last != NULL, last->price);
+	SET(F_SEG_MPI, last && !isnan(last->mpi), last->mpi);
 #undef SET
 	appender_put(codec.features, sink, v, sl);
 
@@ -815,6 +907,23 @@ vehicle(struct state *st, const struct item *it, const struct view *v,
 		}
 		vehicle_remember(st, prev, id, price, ix ? ix->mpi : NAN, t,
 		    ++st->vseq);
+		if (last == NULL) {
+			last = ecalloc(1, sizeof(*last));
+			map_put(st->last, segment, last);
+		}
+		last->price = price;
+		last->mpi = ix ? ix->mpi : NAN;
+		/* What the fit that served missed: the cohort's part, then
+		 * the region's part of what is left. */
+		if (lname != NULL) {
+			q = log(price) - lnlevel;
+			snprintf(key, sizeof(key), "c|%s|%d", segment, year);
+			offset_learn(get_offset(st, key, 1), t_days, hl,
+			    st->o.cohort_prior, q, fit.sigma);
+			snprintf(key, sizeof(key), "r|%s", region);
+			offset_learn(get_offset(st, key, 1), t_days, hl,
+			    st->o.region_prior, q - coff, fit.sigma);
+		}
 	}
 	return 0;
 }
@@ -851,9 +960,11 @@ static char *
 options_text(const struct opts *o)
 {
 	return easprintf("ewma %g window %d min-elasticity-n %d decay %g "
-	    "min-comps %g vehicles %zu volume-source %s", o->ewma_half_life,
-	    o->window, o->min_elasticity_n, o->decay_half_life, o->min_comps,
-	    o->max_vehicles, o->volume_source ? o->volume_source : "*");
+	    "min-comps %g vehicles %zu volume-source %s cohort-prior %g "
+	    "region-prior %g", o->ewma_half_life, o->window,
+	    o->min_elasticity_n, o->decay_half_life, o->min_comps,
+	    o->max_vehicles, o->volume_source ? o->volume_source : "*",
+	    o->cohort_prior, o->region_prior);
 }
 
 static const char state_schema[] =
@@ -865,7 +976,11 @@ static const char state_schema[] =
     "CREATE TABLE IF NOT EXISTS volumes(key TEXT PRIMARY KEY, points BLOB);"
     "CREATE TABLE IF NOT EXISTS decay(key TEXT PRIMARY KEY, image BLOB);"
     "CREATE TABLE IF NOT EXISTS vehicles(id TEXT PRIMARY KEY, price REAL, "
-    "mpi REAL, observed_at INTEGER, seq INTEGER);";
+    "mpi REAL, observed_at INTEGER, seq INTEGER);"
+    "CREATE TABLE IF NOT EXISTS offsets(key TEXT PRIMARY KEY, s REAL, "
+    "w REAL, t REAL);"
+    "CREATE TABLE IF NOT EXISTS last_sales(segment TEXT PRIMARY KEY, "
+    "price REAL, mpi REAL);";
 
 static void
 load_state(struct state *st, const char *path)
@@ -877,6 +992,8 @@ load_state(struct state *st, const char *path)
 	struct series *s;
 	struct volumes *vs;
 	struct decay *d;
+	struct offset *o;
+	struct last_sale *ls;
 	const void *blob;
 	int len;
 
@@ -949,6 +1066,23 @@ load_state(struct state *st, const char *path)
 		    sqlite3_column_int64(q, 3),
 		    (uint64_t)sqlite3_column_int64(q, 4));
 	sqlite3_finalize(q);
+	q = db_prepare(db, "SELECT key, s, w, t FROM offsets");
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		o = get_offset(st, (const char *)sqlite3_column_text(q, 0), 1);
+		o->s = sqlite3_column_double(q, 1);
+		o->w = sqlite3_column_double(q, 2);
+		o->t = sqlite3_column_double(q, 3);
+	}
+	sqlite3_finalize(q);
+	q = db_prepare(db, "SELECT segment, price, mpi FROM last_sales");
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		ls = ecalloc(1, sizeof(*ls));
+		ls->price = sqlite3_column_double(q, 1);
+		ls->mpi = sqlite3_column_type(q, 2) == SQLITE_NULL ? NAN :
+		    sqlite3_column_double(q, 2);
+		map_put(st->last, (const char *)sqlite3_column_text(q, 0), ls);
+	}
+	sqlite3_finalize(q);
 	db_close(db);
 }
 
@@ -977,7 +1111,7 @@ save_state(struct state *st, const char *path)
 	db_exec(db, "BEGIN");
 	db_exec(db, "DELETE FROM meta; DELETE FROM sources; DELETE FROM "
 	    "series; DELETE FROM volumes; DELETE FROM decay; DELETE FROM "
-	    "vehicles");
+	    "vehicles; DELETE FROM offsets; DELETE FROM last_sales");
 	q = db_prepare(db, "INSERT INTO meta VALUES (?, ?)");
 	sqlite3_bind_text(q, 1, "max_t", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 2, st->max_t);
@@ -1040,6 +1174,30 @@ save_state(struct state *st, const char *path)
 		db_step_done(db, q);
 	}
 	sqlite3_finalize(q);
+	q = db_prepare(db, "INSERT INTO offsets VALUES (?, ?, ?, ?)");
+	for (it = 0; map_next(st->offsets, &it, &key, &val); ) {
+		const struct offset *o = val;
+
+		sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+		sqlite3_bind_double(q, 2, o->s);
+		sqlite3_bind_double(q, 3, o->w);
+		sqlite3_bind_double(q, 4, o->t);
+		db_step_done(db, q);
+	}
+	sqlite3_finalize(q);
+	q = db_prepare(db, "INSERT INTO last_sales VALUES (?, ?, ?)");
+	for (it = 0; map_next(st->last, &it, &key, &val); ) {
+		const struct last_sale *ls = val;
+
+		sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+		sqlite3_bind_double(q, 2, ls->price);
+		if (isnan(ls->mpi))
+			sqlite3_bind_null(q, 3);
+		else
+			sqlite3_bind_double(q, 3, ls->mpi);
+		db_step_done(db, q);
+	}
+	sqlite3_finalize(q);
 	db_exec(db, "COMMIT");
 	db_close(db);
 	free(opts);
@@ -1075,6 +1233,8 @@ free_state(struct state *st)
 	map_free(st->decay, free_decay);
 	map_free(st->vehicles, vehicle_free);
 	map_free(st->lookups, free);
+	map_free(st->offsets, free);
+	map_free(st->last, free);
 	for (i = 0; i < st->nseen; i++)
 		free(st->seen_sources[i]);
 	free(st->seen_sources);
@@ -1198,8 +1358,9 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp, "usage: cv-features [-v] [-c min-comps] [-d days] "
-	    "[-e on-error] [-H months] [-I sources] [-l seconds] [-M vehicles] "
-	    "[-n min-n] [-o file] [-s state] [-V source] [-w months] "
+	    "[-e on-error] [-H months] [-I sources] [-k prior] [-l seconds] "
+	    "[-M vehicles] [-n min-n] [-o file] [-r prior] [-s state] "
+	    "[-V source] [-w months] "
 	    "[file ...]\n");
 }
 
@@ -1217,6 +1378,9 @@ help(void)
 	    "comma-separated\n"
 	    "                          (default: in order of first "
 	    "appearance)\n"
+	    "  -k, --cohort-prior N    sales' worth of the segment's curve "
+	    "a model\n"
+	    "                          year's offset is shrunk towards (3)\n"
 	    "  -l, --lateness S        hold records S seconds to put them in "
 	    "event-time\n"
 	    "                          order (0: they must arrive in order)\n"
@@ -1224,6 +1388,7 @@ help(void)
 	    "(1000000)\n"
 	    "  -n, --min-n N           months an elasticity fit needs (12)\n"
 	    "  -o, --output FILE       write there instead of stdout\n"
+	    "  -r, --region-prior N    the same for a region's offset (20)\n"
 	    "  -s, --state FILE        keep state in this sqlite file across "
 	    "runs\n"
 	    "  -V, --volume-source S   only this source's volume-only "
@@ -1272,10 +1437,12 @@ main(int argc, char *argv[])
 		{ "ewma-half-life",  required_argument, NULL, 'H' },
 		{ "help",	     no_argument,	NULL, 'h' },
 		{ "index-sources",   required_argument, NULL, 'I' },
+		{ "cohort-prior",    required_argument, NULL, 'k' },
 		{ "lateness",	     required_argument, NULL, 'l' },
 		{ "max-vehicles",    required_argument, NULL, 'M' },
 		{ "min-n",	     required_argument, NULL, 'n' },
 		{ "output",	     required_argument, NULL, 'o' },
+		{ "region-prior",    required_argument, NULL, 'r' },
 		{ "state",	     required_argument, NULL, 's' },
 		{ "volume-source",   required_argument, NULL, 'V' },
 		{ "verbose",	     no_argument,	NULL, 'v' },
@@ -1301,7 +1468,9 @@ main(int argc, char *argv[])
 	st.o.min_comps = 20;
 	st.o.lateness_ms = 0;
 	st.o.max_vehicles = 1000000;
-	while ((c = getopt_long(argc, argv, "c:d:e:H:hI:l:M:n:o:s:V:vw:",
+	st.o.cohort_prior = 3;
+	st.o.region_prior = 20;
+	while ((c = getopt_long(argc, argv, "c:d:e:H:hI:k:l:M:n:o:r:s:V:vw:",
 	    longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -1324,6 +1493,9 @@ main(int argc, char *argv[])
 		case 'I':
 			split_sources(&st.o, optarg);
 			break;
+		case 'k':
+			st.o.cohort_prior = number_arg(c, optarg, 0, 1e9);
+			break;
 		case 'l':
 			st.o.lateness_ms = number_arg(c, optarg, 0, 1e9) * 1e3;
 			break;
@@ -1337,6 +1509,9 @@ main(int argc, char *argv[])
 			break;
 		case 'o':
 			out = optarg;
+			break;
+		case 'r':
+			st.o.region_prior = number_arg(c, optarg, 0, 1e9);
 			break;
 		case 's':
 			state = optarg;
@@ -1362,6 +1537,8 @@ main(int argc, char *argv[])
 	st.decay = map_new();
 	st.vehicles = map_new();
 	st.lookups = map_new();
+	st.offsets = map_new();
+	st.last = map_new();
 	st.max_t = INT64_MIN;
 	if (state != NULL)
 		load_state(&st, state);
