@@ -1,0 +1,517 @@
+/*
+ * cv-predict: value each vehicle from its features.  Reads Features and
+ * writes Valuation records: the features followed by a value with a
+ * prediction interval, a value one month ahead, and two naive baselines
+ * (the last price of this vehicle or its segment, as it was and moved by
+ * the index), naming the model and its version in the model store.
+ *
+ * hedonic (default): ln value = ln price_level + cohort_offset +
+ *     region_offset + the store's global adjustment g(x)'b + the shift of
+ *     the decay level's calibration; the interval from the fit's residual
+ *     sigma and parameter uncertainty, scaled by that calibration.
+ * seed: value = a V + b MPI + c H + d lambda + e, with V the hedonic base
+ *     (price_level moved by the offsets), coefficients from the store.
+ *
+ *	cv-features index.avro sales.avro | cv-predict -m models.db |
+ *	    cv-score -g segment
+ */
+#include <err.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_cdf.h>
+
+#include "lib/append.h"
+#include "lib/models.h"
+#include "lib/schema.h"
+#include "lib/stream.h"
+#include "lib/timeparse.h"
+
+/* Added fields, by name, resolved against the Valuation schema. */
+enum {
+	A_VALUE, A_LO, A_HI, A_INTERVAL, A_NEXT, A_MODEL, A_VERSION, A_NAIVE,
+	A_INDEX, A_COUNT
+};
+static const char *added_names[A_COUNT] = {
+	"value", "value_lo", "value_hi", "interval", "value_next",
+	"valuation_model", "model_version", "naive_value", "index_value"
+};
+
+/* Features read, and the type each must have (see field_pos). */
+enum {
+	F_OBSERVED, F_KM, F_COND, F_AGE, F_MPI, F_EL, F_DECAY, F_DECAY_LEVEL,
+	F_SIGMA, F_MILEAGE, F_LEVEL, F_LEVEL_LSE, F_PREV, F_PREV_MPI,
+	F_COHORT, F_REGION, F_SEG_PRICE, F_SEG_MPI, F_COUNT
+};
+static const char *feature_names[F_COUNT] = {
+	"observed_at", "mileage_km", "condition", "age_months", "mpi",
+	"elasticity", "decay_rate", "decay_level", "decay_sigma",
+	"mileage_slope", "price_level", "price_level_lse", "prev_value",
+	"prev_mpi", "cohort_offset", "region_offset", "segment_last_price",
+	"segment_last_mpi"
+};
+static const char feature_types[F_COUNT + 1] = "lDDdDDDSDDDDDDDDDD";
+
+enum kind { HEDONIC, SEED };
+
+/* A decay level's calibration: a shift of ln value, a scale of sigma. */
+struct calib {
+	char	 class[32];
+	double	 shift, scale;
+};
+
+/* What one version of the store says, ready to apply. */
+struct valuer {
+	int		 version;	/* 0: built-in defaults */
+	int64_t		 from;		/* in force for records after this */
+	int		 has_adjust;
+	double		 adjust[HEDONIC_NTERMS];
+	double		 adjust_cov[HEDONIC_NTERMS * HEDONIC_NTERMS];
+	struct calib	*calib;		/* the last is class "*" if stored */
+	int		 ncalib;
+	int		 has_seed;
+	double		 seed[SEED_NTERMS];
+	double		 seed_cov[SEED_NTERMS * SEED_NTERMS];
+	double		 seed_rmse;
+};
+
+struct predict {
+	enum kind	 kind;
+	double		 interval, z;
+	struct valuer	*valuers;	/* by data_to, oldest first */
+	int		 nvaluers;
+	int		 point_in_time;
+	struct reader	*features;
+	struct appender	*out;
+	int		 fx[F_COUNT];
+	int64_t		 n_unvalued;
+};
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp, "usage: cv-predict [-Pv] [-e on-error] [-i interval] "
+	    "[-k hedonic|seed] [-m models.db [-V version]] [-o file] "
+	    "[file ...]\n");
+}
+
+static void
+help(void)
+{
+	usage(stdout);
+	printf("  -e, --on-error X      fail (default), skip, or a file for "
+	    "rejects\n"
+	    "  -i, --interval P      nominal coverage of value_lo..value_hi "
+	    "(0.9)\n"
+	    "  -k, --kind K          hedonic (default) or seed\n"
+	    "  -m, --models FILE     model store written by cv-train (else "
+	    "built-in\n"
+	    "                        defaults: no adjustment, version 0)\n"
+	    "  -P, --point-in-time   value each record with the latest "
+	    "version trained\n"
+	    "                        on data before it (backtests)\n"
+	    "  -V, --version N       use version N (default: the latest)\n"
+	    "  -o, --output FILE     write there instead of stdout\n"
+	    "  -v, --verbose         counts and rate on stderr\n"
+	    "  -h, --help            this help\n");
+}
+
+/* A stored version, made ready to apply; exits if it does not fit. */
+static void
+valuer_from(struct valuer *vr, const struct version *ver, enum kind kind)
+{
+	const struct model *m;
+	int i;
+
+	memset(vr, 0, sizeof(*vr));
+	vr->version = ver->version;
+	vr->from = ver->data_to;
+	if ((m = version_model(ver, "hedonic", "*")) != NULL) {
+		model_check_terms(m, ver->version, hedonic_terms,
+		    HEDONIC_NTERMS);
+		vr->has_adjust = 1;
+		memcpy(vr->adjust, m->coef, sizeof(vr->adjust));
+		memcpy(vr->adjust_cov, m->cov, sizeof(vr->adjust_cov));
+	}
+	for (i = 0; i < ver->nmodels; i++) {
+		m = &ver->models[i];
+		if (strcmp(m->kind, "calibration") != 0)
+			continue;
+		if (m->nterms != 2 || strcmp(m->terms[0], "shift") != 0 ||
+		    strcmp(m->terms[1], "scale") != 0)
+			errx(1, "model store version %d: calibration %s: "
+			    "terms are not shift, scale", ver->version,
+			    m->class);
+		vr->calib = erealloc(vr->calib, ((size_t)vr->ncalib + 1) *
+		    sizeof(*vr->calib));
+		snprintf(vr->calib[vr->ncalib].class,
+		    sizeof(vr->calib->class), "%s", m->class);
+		vr->calib[vr->ncalib].shift = m->coef[0];
+		vr->calib[vr->ncalib++].scale = m->coef[1];
+	}
+	if ((m = version_model(ver, "seed", "*")) != NULL) {
+		model_check_terms(m, ver->version, seed_terms, SEED_NTERMS);
+		vr->has_seed = 1;
+		memcpy(vr->seed, m->coef, sizeof(vr->seed));
+		memcpy(vr->seed_cov, m->cov, sizeof(vr->seed_cov));
+		vr->seed_rmse = m->rmse;
+	}
+	if (kind == SEED && !vr->has_seed)
+		errx(1, "model store version %d has no seed model",
+		    ver->version);
+}
+
+static void
+load_models(struct predict *p, const char *path, int version)
+{
+	sqlite3 *db = models_open(path);
+	struct version *all, one;
+	const char *kind = p->kind == SEED ? "seed" : "hedonic";
+	int n, i;
+
+	if (p->point_in_time) {
+		n = models_load_all(db, kind, &all);
+		/* Before the first version: the built-in defaults. */
+		p->valuers = ecalloc((size_t)n + 1, sizeof(*p->valuers));
+		p->valuers[0].from = INT64_MIN;
+		for (i = 0; i < n; i++)
+			valuer_from(&p->valuers[i + 1], &all[i], p->kind);
+		p->nvaluers = n + 1;
+		versions_free(all, n);
+	} else {
+		if (models_load(db, version, kind, &one) < 0)
+			errx(1, "%s: %s", path, version ? "no such version" :
+			    p->kind == SEED ? "no version with a seed model; "
+			    "run cv-train first" : "no version with a hedonic "
+			    "model; run cv-train first");
+		p->valuers = ecalloc(1, sizeof(*p->valuers));
+		valuer_from(&p->valuers[0], &one, p->kind);
+		p->nvaluers = 1;
+		version_free(&one);
+	}
+	sqlite3_close(db);
+}
+
+/* The valuer in force for a record observed at t. */
+static const struct valuer *
+valuer_at(const struct predict *p, int64_t t)
+{
+	int lo = 0, hi = p->nvaluers - 1, mid;
+
+	if (!p->point_in_time)
+		return &p->valuers[0];
+	/* The last whose data ended at or before t. */
+	while (lo < hi) {
+		mid = (lo + hi + 1) / 2;
+		if (p->valuers[mid].from <= t)
+			lo = mid;
+		else
+			hi = mid - 1;
+	}
+	return &p->valuers[lo];
+}
+
+static const struct calib *
+calib_of(const struct valuer *vr, const char *class)
+{
+	const struct calib *all = NULL;
+	int i;
+
+	for (i = 0; i < vr->ncalib; i++) {
+		if (strcmp(vr->calib[i].class, class) == 0)
+			return &vr->calib[i];
+		if (strcmp(vr->calib[i].class, "*") == 0)
+			all = &vr->calib[i];
+	}
+	return all;
+}
+
+/* x'Cx for a symmetric n x n C. */
+static double
+quad(const double *x, const double *c, int n)
+{
+	double s = 0;
+	int i, j;
+
+	for (i = 0; i < n; i++)
+		for (j = 0; j < n; j++)
+			s += x[i] * c[i * n + j] * x[j];
+	return s;
+}
+
+static double
+dot(const double *a, const double *b, int n)
+{
+	double s = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		s += a[i] * b[i];
+	return s;
+}
+
+/* A nullable double as 0 when null. */
+static double
+or0(double d)
+{
+	return isnan(d) ? 0 : d;
+}
+
+/*
+ * The hedonic value: ln value, its sigma and ln value a month on; -1 if
+ * the features have no fitted price.
+ */
+static int
+hedonic(const struct predict *p, const struct valuer *vr,
+    const struct view *v, double *lnv, double *sd, double *lnnext)
+{
+	const int *fx = p->fx;
+	double level = view_opt_double(v, fx[F_LEVEL]);
+	double sigma = or0(view_opt_double(v, fx[F_SIGMA]));
+	double lse = or0(view_opt_double(v, fx[F_LEVEL_LSE]));
+	double km = view_opt_double(v, fx[F_KM]);
+	double cond = view_opt_double(v, fx[F_COND]);
+	double age = view_double(v, fx[F_AGE]);
+	double x[HEDONIC_NTERMS], xn[HEDONIC_NTERMS], var, km_month;
+	const struct calib *c;
+	char class[32];
+
+	if (isnan(level) || level <= 0)
+		return -1;
+	*lnv = log(level) + or0(view_opt_double(v, fx[F_COHORT])) +
+	    or0(view_opt_double(v, fx[F_REGION]));
+	var = sigma * sigma + lse * lse;
+	/* A month on: a month older, a month's more kilometres at its
+	 * own pace, the index where it is (its best forecast). */
+	km_month = !isnan(km) && age >= 1 ? km / age : 0;
+	*lnnext = *lnv - or0(view_opt_double(v, fx[F_DECAY])) / 12 +
+	    or0(view_opt_double(v, fx[F_MILEAGE])) * km_month / 1e4;
+	if (vr->has_adjust) {
+		hedonic_x(x, cond, age, km);
+		hedonic_x(xn, cond, age + 1, isnan(km) ? km : km + km_month);
+		*lnv += dot(vr->adjust, x, HEDONIC_NTERMS);
+		*lnnext += dot(vr->adjust, xn, HEDONIC_NTERMS);
+		var += quad(x, vr->adjust_cov, HEDONIC_NTERMS);
+	}
+	*sd = sqrt(var);
+	view_opt_string(v, fx[F_DECAY_LEVEL], class, sizeof(class));
+	if ((c = calib_of(vr, class)) != NULL) {
+		*lnv += c->shift;
+		*lnnext += c->shift;
+		*sd *= c->scale;
+	}
+	return 0;
+}
+
+/* The seed value, its standard error and a month on; -1 if a term is
+ * missing or the value is not positive. */
+static int
+seed(const struct predict *p, const struct valuer *vr, const struct view *v,
+    double lnbase, double *val, double *se, double *next)
+{
+	const int *fx = p->fx;
+	double mpi = view_opt_double(v, fx[F_MPI]);
+	double cond = view_opt_double(v, fx[F_COND]);
+	double el = view_opt_double(v, fx[F_EL]);
+	double x[SEED_NTERMS];
+
+	if (isnan(mpi) || isnan(cond) || isnan(el))
+		return -1;
+	seed_x(x, exp(lnbase), mpi, cond, el);
+	*val = dot(vr->seed, x, SEED_NTERMS);
+	*se = sqrt(quad(x, vr->seed_cov, SEED_NTERMS) + vr->seed_rmse *
+	    vr->seed_rmse);
+	/* V(t+2) from V(t+1): the formula once more, the rest held. */
+	x[1] = *val;
+	*next = dot(vr->seed, x, SEED_NTERMS);
+	return *val > 0 ? 0 : -1;
+}
+
+static void
+value_one(struct predict *p, const struct view *v, struct sink *sink)
+{
+	const int *fx = p->fx;
+	const struct valuer *vr = valuer_at(p, view_long(v, fx[F_OBSERVED]));
+	struct slot sl[A_COUNT];
+	double lnv, sd, lnnext, val, se, next, naive, nmpi, mpi;
+	int ok;
+
+	memset(sl, 0, sizeof(sl));
+#define SET(f, h, val)	(sl[f].has = (h), sl[f].d = (h) ? (val) : 0)
+	ok = hedonic(p, vr, v, &lnv, &sd, &lnnext) == 0;
+	if (ok && p->kind == HEDONIC) {
+		SET(A_VALUE, 1, exp(lnv));
+		SET(A_LO, 1, exp(lnv - p->z * sd));
+		SET(A_HI, 1, exp(lnv + p->z * sd));
+		SET(A_NEXT, 1, exp(lnnext));
+	} else if (p->kind == SEED && (ok = ok && vr->has_seed)) {
+		/* The seed model starts from the base, not the adjustment. */
+		lnv = log(view_opt_double(v, fx[F_LEVEL])) +
+		    or0(view_opt_double(v, fx[F_COHORT])) +
+		    or0(view_opt_double(v, fx[F_REGION]));
+		ok = seed(p, vr, v, lnv, &val, &se, &next) == 0;
+		SET(A_VALUE, ok, val);
+		SET(A_LO, ok, fmax(val - p->z * se, 0));
+		SET(A_HI, ok, val + p->z * se);
+		SET(A_NEXT, ok && next > 0, next);
+	}
+	p->n_unvalued += !ok;
+	SET(A_INTERVAL, 1, p->interval);
+	sl[A_MODEL].has = 1;
+	sl[A_MODEL].s = p->kind == SEED ? "seed" : "hedonic";
+	SET(A_VERSION, 1, vr->version);
+	/* Baselines: this vehicle's last price, else its segment's. */
+	naive = view_opt_double(v, fx[F_PREV]);
+	nmpi = view_opt_double(v, fx[F_PREV_MPI]);
+	if (isnan(naive)) {
+		naive = view_opt_double(v, fx[F_SEG_PRICE]);
+		nmpi = view_opt_double(v, fx[F_SEG_MPI]);
+	}
+	mpi = view_opt_double(v, fx[F_MPI]);
+	SET(A_NAIVE, !isnan(naive), naive);
+	SET(A_INDEX, !isnan(naive) && !isnan(nmpi) && !isnan(mpi) && nmpi > 0,
+	    naive * mpi / nmpi);
+#undef SET
+	appender_put(p->out, sink, v, sl);
+}
+
+static double
+number_arg(int c, const char *s, double lo, double hi)
+{
+	double d;
+
+	if (parse_double(s, &d) < 0 || !(d >= lo && d <= hi)) {
+		warnx("-%c: %s: not a number from %g to %g", c, s, lo, hi);
+		usage(stderr);
+		exit(2);
+	}
+	return d;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "on-error",	   required_argument, NULL, 'e' },
+		{ "help",	   no_argument,	      NULL, 'h' },
+		{ "interval",	   required_argument, NULL, 'i' },
+		{ "kind",	   required_argument, NULL, 'k' },
+		{ "models",	   required_argument, NULL, 'm' },
+		{ "output",	   required_argument, NULL, 'o' },
+		{ "point-in-time", no_argument,	      NULL, 'P' },
+		{ "version",	   required_argument, NULL, 'V' },
+		{ "verbose",	   no_argument,	      NULL, 'v' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct predict p = { 0 };
+	avro_schema_t fs;
+	struct sink *sink;
+	struct src *src;
+	struct rec *r;
+	struct view *v;
+	const char *out = NULL, *models = NULL;
+	int c, i, rc, verbose = 0, version = 0, status;
+	double t0 = now_seconds();
+
+	p.kind = HEDONIC;
+	p.interval = 0.9;
+	while ((c = getopt_long(argc, argv, "e:hi:k:m:o:PV:v", longopts,
+	    NULL)) != -1) {
+		switch (c) {
+		case 'e':
+			if (reject_policy(optarg) < 0)
+				return 2;
+			break;
+		case 'h':
+			help();
+			return 0;
+		case 'i':
+			p.interval = number_arg(c, optarg, 0.01, 0.999);
+			break;
+		case 'k':
+			if (strcmp(optarg, "hedonic") == 0)
+				p.kind = HEDONIC;
+			else if (strcmp(optarg, "seed") == 0)
+				p.kind = SEED;
+			else {
+				warnx("-k: %s: not hedonic or seed", optarg);
+				usage(stderr);
+				return 2;
+			}
+			break;
+		case 'm':
+			models = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'P':
+			p.point_in_time = 1;
+			break;
+		case 'V':
+			version = (int)number_arg(c, optarg, 1, 1e9);
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if ((version || p.point_in_time) && models == NULL) {
+		warnx("-V and -P need a model store (-m)");
+		usage(stderr);
+		return 2;
+	}
+	if (version && p.point_in_time) {
+		warnx("-V and -P: choose one");
+		usage(stderr);
+		return 2;
+	}
+	if (models == NULL && p.kind == SEED) {
+		warnx("-k seed: needs a model store (-m) with a seed model");
+		usage(stderr);
+		return 2;
+	}
+	stream_init();
+	p.z = gsl_cdf_ugaussian_Pinv((1 + p.interval) / 2);
+	if (models != NULL)
+		load_models(&p, models, version);
+	else {
+		p.valuers = ecalloc(1, sizeof(*p.valuers));
+		p.nvaluers = 1;
+	}
+	fs = schema_get("Features");
+	for (i = 0; i < F_COUNT; i++)
+		p.fx[i] = field_pos(fs, feature_names[i], feature_types[i],
+		    "cv-predict");
+	p.features = reader_new(fs);
+	p.out = appender_new(fs, schema_get("Valuation"), added_names,
+	    A_COUNT, "cv-predict");
+	sink = sink_open(out, schema_text("Valuation"));
+	src = src_open(argv + optind, argc - optind, "Features");
+	src_lazy(src);
+	while ((rc = src_next(src, &r)) > 0) {
+		if ((v = reader_view(p.features, r)) != NULL)
+			value_one(&p, v, sink);
+		src_ack(src, r);
+	}
+	sink_close(sink);
+	src_close(src);
+	reader_free(p.features);
+	appender_free(p.out);
+	for (i = 0; i < p.nvaluers; i++)
+		free(p.valuers[i].calib);
+	free(p.valuers);
+	schema_cleanup();
+	if (verbose)
+		warnx("%lld records without a value (no fitted price or a "
+		    "missing term)", (long long)p.n_unvalued);
+	status = tally_finish(verbose);
+	if (verbose)
+		warnx("%.0f records/s", tally.read / (now_seconds() - t0));
+	return rc < 0 ? 1 : status;
+}

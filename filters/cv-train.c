@@ -1,0 +1,703 @@
+/*
+ * cv-train: fit the valuation models on a Features history whose vehicles
+ * have realised prices, and write them as a new version into the model
+ * store that cv-predict reads.
+ *
+ * hedonic: the global adjustment of ln(price / base), base being the
+ *     features' price_level moved by the cohort and region offsets, on
+ *     hinge terms in condition, age and mileage (lib/models.c); robust
+ *     least squares (Huber by default).
+ * calibration, per decay level and overall: the median residual left
+ *     (shift) and the scale that makes the interval's coverage nominal on
+ *     these rows.
+ * seed: price = a V + b MPI + c H + d lambda + e by ordinary least
+ *     squares, V the base, H the condition, lambda the elasticity.
+ *
+ * A fit on too few rows, a singular design or a non-finite result is
+ * refused with a message, and nothing is written: the store keeps its
+ * current version.
+ *
+ *	cv-train -m models.db -u 2015-04-01 features.avro
+ */
+#include <err.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_cdf.h>
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_multifit.h>
+#include <gsl/gsl_sort.h>
+#include <gsl/gsl_statistics_double.h>
+
+#include "lib/append.h"
+#include "lib/models.h"
+#include "lib/schema.h"
+#include "lib/stream.h"
+#include "lib/timeparse.h"
+
+/* Below this reciprocal condition number a design counts as singular. */
+#define MIN_RCOND	1e-12
+/* A hinge term with fewer non-zero rows than this is left out (0). */
+#define MIN_TERM_ROWS	10
+
+enum {
+	F_OBSERVED, F_PRICE, F_KM, F_COND, F_AGE, F_MPI, F_EL, F_DECAY_LEVEL,
+	F_SIGMA, F_LEVEL, F_LEVEL_LSE, F_COHORT, F_REGION, F_COUNT
+};
+static const char *feature_names[F_COUNT] = {
+	"observed_at", "price", "mileage_km", "condition", "age_months", "mpi",
+	"elasticity", "decay_level", "decay_sigma", "price_level",
+	"price_level_lse", "cohort_offset", "region_offset"
+};
+static const char feature_types[F_COUNT + 1] = "lDDDdDDSDDDDD";
+
+/* Growing columns of the rows each model learns from. */
+struct rows {
+	double	*x;		/* n x p, row-major */
+	double	*y;
+	double	*price, *base;	/* for the error in price terms */
+	double	*sd;		/* hedonic: sqrt(sigma^2 + lse^2) */
+	char	(*class)[32];
+	size_t	 n, cap;
+	int	 p;
+};
+
+struct train {
+	int		 hedonic, seed;
+	const char	*method;		/* hedonic's: ols or robust */
+	size_t		 min_rows, min_class;
+	double		 interval;
+	int64_t		 from, until;		/* observed_at window */
+	int64_t		 first, last;		/* of the rows used */
+	struct rows	 h, s;
+	int		 fx[F_COUNT];
+	int64_t		 used;
+};
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp, "usage: cv-train [-v] [-c min-class] [-e on-error] "
+	    "[-f from] [-i interval] [-k kinds] [-n min-rows] [-r method] "
+	    "[-u until] -m models.db [file ...]\n");
+}
+
+static void
+help(void)
+{
+	usage(stdout);
+	printf("  -c, --min-class N   rows a decay level needs for its own "
+	    "calibration (30)\n"
+	    "  -e, --on-error X    fail (default), skip, or a file for "
+	    "rejects\n"
+	    "  -f, --from TIME     only sales observed at or after TIME\n"
+	    "  -i, --interval P    coverage the calibration aims at (0.9)\n"
+	    "  -k, --kinds L       models to fit: hedonic,seed (both)\n"
+	    "  -m, --models FILE   the model store (created if missing)\n"
+	    "  -n, --min-rows N    rows a model needs (100)\n"
+	    "  -r, --method M      hedonic fit: huber (default), bisquare, "
+	    "cauchy,\n"
+	    "                      fair, welsch (robust) or ols\n"
+	    "  -u, --until TIME    only sales observed before TIME; the "
+	    "version is\n"
+	    "                      in force from TIME on (cv-predict -P)\n"
+	    "  -v, --verbose       the fits on stderr\n"
+	    "  -h, --help          this help\n");
+}
+
+static void
+rows_add(struct rows *r, const double *x, double y, double price,
+    double base, double sd, const char *class)
+{
+	if (r->n == r->cap) {
+		r->cap = r->cap ? 2 * r->cap : 1024;
+		r->x = erealloc(r->x, r->cap * (size_t)r->p * sizeof(*r->x));
+		r->y = erealloc(r->y, r->cap * sizeof(*r->y));
+		r->price = erealloc(r->price, r->cap * sizeof(*r->price));
+		r->base = erealloc(r->base, r->cap * sizeof(*r->base));
+		r->sd = erealloc(r->sd, r->cap * sizeof(*r->sd));
+		r->class = erealloc(r->class, r->cap * sizeof(*r->class));
+	}
+	memcpy(r->x + r->n * (size_t)r->p, x, (size_t)r->p * sizeof(*x));
+	r->y[r->n] = y;
+	r->price[r->n] = price;
+	r->base[r->n] = base;
+	r->sd[r->n] = sd;
+	snprintf(r->class[r->n], sizeof(*r->class), "%s", class);
+	r->n++;
+}
+
+static void
+rows_free(struct rows *r)
+{
+	free(r->x);
+	free(r->y);
+	free(r->price);
+	free(r->base);
+	free(r->sd);
+	free(r->class);
+}
+
+/* Take one Features record's rows; 0 if it teaches nothing. */
+static void
+take(struct train *t, const struct view *v)
+{
+	const int *fx = t->fx;
+	int64_t at = view_long(v, fx[F_OBSERVED]);
+	double price = view_opt_double(v, fx[F_PRICE]);
+	double level = view_opt_double(v, fx[F_LEVEL]);
+	double sigma = view_opt_double(v, fx[F_SIGMA]);
+	double lse = view_opt_double(v, fx[F_LEVEL_LSE]);
+	double cond = view_opt_double(v, fx[F_COND]);
+	double mpi = view_opt_double(v, fx[F_MPI]);
+	double el = view_opt_double(v, fx[F_EL]);
+	double co = view_opt_double(v, fx[F_COHORT]);
+	double ro = view_opt_double(v, fx[F_REGION]);
+	double x[HEDONIC_NTERMS], base;
+	char class[32];
+
+	if (at < t->from || at >= t->until || !(price > 0) || !(level > 0) ||
+	    !isfinite(price) || isnan(sigma))
+		return;
+	base = level * exp((isnan(co) ? 0 : co) + (isnan(ro) ? 0 : ro));
+	if (!(base > 0) || !isfinite(base))
+		return;
+	t->used++;
+	if (at < t->first)
+		t->first = at;
+	if (at > t->last)
+		t->last = at;
+	view_opt_string(v, fx[F_DECAY_LEVEL], class, sizeof(class));
+	if (t->hedonic) {
+		hedonic_x(x, cond, view_double(v, fx[F_AGE]),
+		    view_opt_double(v, fx[F_KM]));
+		rows_add(&t->h, x, log(price / base), price, base,
+		    sqrt(sigma * sigma + (isnan(lse) ? 0 : lse * lse)), class);
+	}
+	if (t->seed && !isnan(mpi) && !isnan(cond) && !isnan(el)) {
+		seed_x(x, base, mpi, cond, el);
+		rows_add(&t->s, x, price, price, base, 0, class);
+	}
+}
+
+/* Refuse a model: it is not written, the store keeps its last one of
+ * that kind.  Returns -1. */
+static int
+refuse(const char *model, const char *fmt, ...) PRINTF(2, 3);
+
+static int
+refuse(const char *model, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	warnx("%s: fit refused: %s; the store keeps its last %s model",
+	    model, why, model);
+	return -1;
+}
+
+static const gsl_multifit_robust_type *
+robust_type(const char *name)
+{
+	if (strcmp(name, "huber") == 0)
+		return gsl_multifit_robust_huber;
+	if (strcmp(name, "bisquare") == 0)
+		return gsl_multifit_robust_bisquare;
+	if (strcmp(name, "cauchy") == 0)
+		return gsl_multifit_robust_cauchy;
+	if (strcmp(name, "fair") == 0)
+		return gsl_multifit_robust_fair;
+	if (strcmp(name, "welsch") == 0)
+		return gsl_multifit_robust_welsch;
+	return NULL;
+}
+
+/*
+ * Fit y on the columns `use` of the rows by the method (ols or a robust
+ * weight); the coefficients and covariance of the other columns are 0.
+ * The fitted values go to fitted[].  -1 if the fit is refused.
+ */
+static int
+fit(const char *model, const struct rows *r, const int *use,
+    const char *method, struct model *m, double *fitted)
+{
+	size_t n = r->n, i;
+	int p = 0, j, k, cols[MODEL_MAXTERMS];
+	gsl_matrix *X, *C;
+	gsl_vector *y, *c;
+	double chisq, rcond, e, sse = 0, mean, sst = 0;
+	int status, ok = -1;
+
+	for (j = 0; j < r->p; j++)
+		if (use[j])
+			cols[p++] = j;
+	if (n < (size_t)p + 1)
+		return refuse(model, "%zu rows for %d terms", n, p);
+	X = gsl_matrix_alloc(n, (size_t)p);
+	C = gsl_matrix_alloc((size_t)p, (size_t)p);
+	y = gsl_vector_alloc(n);
+	c = gsl_vector_alloc((size_t)p);
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < p; k++)
+			gsl_matrix_set(X, i, (size_t)k,
+			    r->x[i * (size_t)r->p + (size_t)cols[k]]);
+		gsl_vector_set(y, i, r->y[i]);
+	}
+	/* Ordinary least squares first: its SVD says if X is singular. */
+	{
+		gsl_multifit_linear_workspace *w =
+		    gsl_multifit_linear_alloc(n, (size_t)p);
+
+		status = gsl_multifit_linear(X, y, c, C, &chisq, w);
+		rcond = gsl_multifit_linear_rcond(w);
+		gsl_multifit_linear_free(w);
+	}
+	if (status != GSL_SUCCESS) {
+		refuse(model, "%s", gsl_strerror(status));
+		goto done;
+	}
+	if (!(rcond >= MIN_RCOND)) {
+		refuse(model, "singular design (reciprocal condition number "
+		    "%.3g)", rcond);
+		goto done;
+	}
+	if (strcmp(method, "ols") != 0) {
+		gsl_multifit_robust_workspace *w = gsl_multifit_robust_alloc(
+		    robust_type(method), n, (size_t)p);
+
+		status = gsl_multifit_robust(X, y, c, C, w);
+		gsl_multifit_robust_free(w);
+		/* GSL_EMAXITER still leaves a usable estimate. */
+		if (status != GSL_SUCCESS && status != GSL_EMAXITER) {
+			refuse(model, "%s", gsl_strerror(status));
+			goto done;
+		}
+	}
+	memset(m->coef, 0, sizeof(m->coef));
+	memset(m->cov, 0, sizeof(m->cov));
+	for (k = 0; k < p; k++) {
+		m->coef[cols[k]] = gsl_vector_get(c, (size_t)k);
+		for (j = 0; j < p; j++)
+			m->cov[cols[k] * r->p + cols[j]] =
+			    gsl_matrix_get(C, (size_t)k, (size_t)j);
+	}
+	for (k = 0; k < r->p * r->p; k++)
+		if (!isfinite(m->cov[k]) || (k < r->p &&
+		    !isfinite(m->coef[k]))) {
+			refuse(model, "a coefficient or its variance is not "
+			    "finite");
+			goto done;
+		}
+	mean = gsl_stats_mean(r->y, 1, n);
+	for (i = 0; i < n; i++) {
+		fitted[i] = 0;
+		for (j = 0; j < r->p; j++)
+			fitted[i] += m->coef[j] * r->x[i * (size_t)r->p +
+			    (size_t)j];
+		e = r->y[i] - fitted[i];
+		sse += e * e;
+		sst += (r->y[i] - mean) * (r->y[i] - mean);
+	}
+	m->n = (int64_t)n;
+	m->r2 = sst > 0 ? 1 - sse / sst : NAN;
+	m->rmse = sqrt(sse / (double)(n - (size_t)p));
+	m->nterms = r->p;
+	snprintf(m->method, sizeof(m->method), "%s", method);
+	ok = 0;
+done:
+	gsl_matrix_free(X);
+	gsl_matrix_free(C);
+	gsl_vector_free(y);
+	gsl_vector_free(c);
+	return ok;
+}
+
+/* Median absolute % error of predicted prices; scratch has n places. */
+static double
+mdape(const double *pred, const double *price, size_t n, double *scratch)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		scratch[i] = fabs(pred[i] / price[i] - 1);
+	gsl_sort(scratch, 1, n);
+	return gsl_stats_median_from_sorted_data(scratch, 1, n);
+}
+
+static void
+name_terms(struct model *m, const char *kind, const char *class,
+    const char *const *terms, int n)
+{
+	int i;
+
+	snprintf(m->kind, sizeof(m->kind), "%s", kind);
+	snprintf(m->class, sizeof(m->class), "%s", class);
+	m->nterms = n;
+	for (i = 0; i < n; i++)
+		snprintf(m->terms[i], sizeof(m->terms[i]), "%s", terms[i]);
+}
+
+/*
+ * One calibration: the median residual (shift) and the scale that puts
+ * the interval's share of |residual - shift| / sd inside z.
+ */
+static int
+calibrate(struct model *m, const char *class, const double *res,
+    const double *sd, size_t n, double interval, double *scratch)
+{
+	static const char *const terms[2] = { "shift", "scale" };
+	double shift, z = gsl_cdf_ugaussian_Pinv((1 + interval) / 2), mad;
+	size_t i;
+
+	memcpy(scratch, res, n * sizeof(*res));
+	gsl_sort(scratch, 1, n);
+	shift = gsl_stats_median_from_sorted_data(scratch, 1, n);
+	for (i = 0; i < n; i++)
+		scratch[i] = fabs(res[i] - shift) / (sd[i] > 0 ? sd[i] : 1);
+	gsl_sort(scratch, 1, n);
+	memset(m, 0, sizeof(*m));
+	name_terms(m, "calibration", class, terms, 2);
+	snprintf(m->method, sizeof(m->method), "quantile");
+	m->coef[0] = shift;
+	m->coef[1] = gsl_stats_quantile_from_sorted_data(scratch, 1, n,
+	    interval) / z;
+	/* The median's variance, from the residuals' spread (MAD). */
+	for (i = 0; i < n; i++)
+		scratch[i] = fabs(res[i] - shift);
+	gsl_sort(scratch, 1, n);
+	mad = 1.4826 * gsl_stats_median_from_sorted_data(scratch, 1, n);
+	m->cov[0] = M_PI / 2 * mad * mad / (double)n;
+	m->cov[3] = NAN;	/* not estimated */
+	m->n = (int64_t)n;
+	m->r2 = NAN;
+	m->rmse = mad;
+	m->mdape = NAN;
+	if (!(m->coef[1] > 0) || !isfinite(m->coef[0]))
+		return refuse("hedonic", "calibration of %s: shift %g, scale "
+		    "%g", class, m->coef[0], m->coef[1]);
+	return 0;
+}
+
+/* The hedonic adjustment and its calibrations, appended to ver; -1 if
+ * refused (ver as it was). */
+static int
+train_hedonic(struct train *t, struct version *ver)
+{
+	struct rows *r = &t->h;
+	struct model *m;
+	int use[HEDONIC_NTERMS], j;
+	double *fitted, *res, *scratch, *pred;
+	const char *classes[8];
+	size_t i, k, nc = 0, n = r->n;
+	int nm = ver->nmodels, bad;
+
+	if (n < t->min_rows)
+		return refuse("hedonic", "%zu rows with a price and a fitted "
+		    "price level, fewer than %zu", n, t->min_rows);
+	/* Hinges no row reaches would make X singular: leave them out. */
+	for (j = 0; j < HEDONIC_NTERMS; j++) {
+		for (i = k = 0; i < n; i++)
+			k += r->x[i * HEDONIC_NTERMS + (size_t)j] != 0;
+		use[j] = j == 0 || k >= MIN_TERM_ROWS;
+	}
+	fitted = ecalloc(n, sizeof(double));
+	res = ecalloc(n, sizeof(double));
+	pred = ecalloc(n, sizeof(double));
+	scratch = ecalloc(n, sizeof(double));
+	m = &ver->models[ver->nmodels++];
+	memset(m, 0, sizeof(*m));
+	name_terms(m, "hedonic", "*", hedonic_terms, HEDONIC_NTERMS);
+	if ((bad = fit("hedonic", r, use, t->method, m, fitted)) < 0)
+		goto done;
+	for (i = 0; i < n; i++) {
+		res[i] = r->y[i] - fitted[i];
+		pred[i] = r->base[i] * exp(fitted[i]);
+	}
+	m->mdape = mdape(pred, r->price, n, scratch);
+	/* Calibrations: overall, then each decay level with enough rows. */
+	if ((bad = calibrate(&ver->models[ver->nmodels++], "*", res, r->sd,
+	    n, t->interval, scratch)) < 0)
+		goto done;
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < nc; k++)
+			if (strcmp(classes[k], r->class[i]) == 0)
+				break;
+		if (k == nc && nc < NELEM(classes) && *r->class[i])
+			classes[nc++] = r->class[i];
+	}
+	for (k = 0; k < nc; k++) {
+		size_t m_n = 0;
+
+		for (i = 0; i < n; i++)
+			if (strcmp(r->class[i], classes[k]) == 0) {
+				fitted[m_n] = res[i];
+				pred[m_n++] = r->sd[i];
+			}
+		if (m_n >= t->min_class && (bad = calibrate(
+		    &ver->models[ver->nmodels++], classes[k], fitted, pred,
+		    m_n, t->interval, scratch)) < 0)
+			goto done;
+	}
+done:
+	if (bad)
+		ver->nmodels = nm;
+	free(fitted);
+	free(res);
+	free(pred);
+	free(scratch);
+	return bad;
+}
+
+static int
+train_seed(struct train *t, struct version *ver)
+{
+	struct rows *r = &t->s;
+	struct model *m;
+	int use[SEED_NTERMS] = { 1, 1, 1, 1, 1 };
+	double *fitted, *scratch;
+	size_t n = r->n;
+	int bad;
+
+	if (n < t->min_rows)
+		return refuse("seed", "%zu rows with a price, fitted price "
+		    "level, index, condition and elasticity, fewer than %zu",
+		    n, t->min_rows);
+	fitted = ecalloc(n, sizeof(double));
+	scratch = ecalloc(n, sizeof(double));
+	m = &ver->models[ver->nmodels++];
+	memset(m, 0, sizeof(*m));
+	name_terms(m, "seed", "*", seed_terms, SEED_NTERMS);
+	if ((bad = fit("seed", r, use, "ols", m, fitted)) < 0)
+		ver->nmodels--;
+	else
+		m->mdape = mdape(fitted, r->price, n, scratch);
+	free(fitted);
+	free(scratch);
+	return bad;
+}
+
+static void
+show(const struct version *ver)
+{
+	const struct model *m;
+	int i, j;
+
+	for (i = 0; i < ver->nmodels; i++) {
+		m = &ver->models[i];
+		fprintf(stderr, "cv-train: %s %s (%s): n %lld", m->kind,
+		    m->class, m->method, (long long)m->n);
+		if (!isnan(m->r2))
+			fprintf(stderr, ", R2 %.4f, RMSE %.4g, MdAPE %.2f%%",
+			    m->r2, m->rmse, 100 * m->mdape);
+		fputc('\n', stderr);
+		for (j = 0; j < m->nterms; j++)
+			fprintf(stderr, "cv-train:   %-14s %12.6g  se %.3g\n",
+			    m->terms[j], m->coef[j], isnan(m->cov[j * m->nterms
+			    + j]) ? NAN : sqrt(m->cov[j * m->nterms + j]));
+	}
+}
+
+static int64_t
+time_arg(int c, const char *s)
+{
+	int64_t ms;
+	const char *why;
+
+	if (time_parse(s, NULL, &ms, &why) < 0) {
+		warnx("-%c: %s: %s", c, s, why);
+		usage(stderr);
+		exit(2);
+	}
+	return ms;
+}
+
+static double
+number_arg(int c, const char *s, double lo, double hi)
+{
+	double d;
+
+	if (parse_double(s, &d) < 0 || !(d >= lo && d <= hi)) {
+		warnx("-%c: %s: not a number from %g to %g", c, s, lo, hi);
+		usage(stderr);
+		exit(2);
+	}
+	return d;
+}
+
+static void
+kinds_arg(struct train *t, const char *list)
+{
+	char *copy = estrdup(list), *p, *save = NULL;
+
+	t->hedonic = t->seed = 0;
+	for (p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",",
+	    &save)) {
+		if (strcmp(p, "hedonic") == 0)
+			t->hedonic = 1;
+		else if (strcmp(p, "seed") == 0)
+			t->seed = 1;
+		else {
+			warnx("-k: %s: not hedonic or seed", p);
+			usage(stderr);
+			exit(2);
+		}
+	}
+	free(copy);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "min-class", required_argument, NULL, 'c' },
+		{ "on-error",  required_argument, NULL, 'e' },
+		{ "from",      required_argument, NULL, 'f' },
+		{ "help",      no_argument,	  NULL, 'h' },
+		{ "interval",  required_argument, NULL, 'i' },
+		{ "kinds",     required_argument, NULL, 'k' },
+		{ "models",    required_argument, NULL, 'm' },
+		{ "min-rows",  required_argument, NULL, 'n' },
+		{ "method",    required_argument, NULL, 'r' },
+		{ "until",     required_argument, NULL, 'u' },
+		{ "verbose",   no_argument,	  NULL, 'v' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct train t = { 0 };
+	struct version ver = { 0 };
+	struct reader *rd;
+	struct src *src;
+	struct rec *r;
+	struct view *v;
+	avro_schema_t fs;
+	const char *store = NULL;
+	sqlite3 *db;
+	char *input = NULL, *p;
+	int c, i, rc, verbose = 0, status, has_until = 0, refused = 0;
+
+	t.hedonic = t.seed = 1;
+	t.method = "huber";
+	t.min_rows = 100;
+	t.min_class = 30;
+	t.interval = 0.9;
+	t.from = INT64_MIN;
+	t.until = INT64_MAX;
+	while ((c = getopt_long(argc, argv, "c:e:f:hi:k:m:n:r:u:v", longopts,
+	    NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			t.min_class = (size_t)number_arg(c, optarg, 2, 1e9);
+			break;
+		case 'e':
+			if (reject_policy(optarg) < 0)
+				return 2;
+			break;
+		case 'f':
+			t.from = time_arg(c, optarg);
+			break;
+		case 'h':
+			help();
+			return 0;
+		case 'i':
+			t.interval = number_arg(c, optarg, 0.01, 0.999);
+			break;
+		case 'k':
+			kinds_arg(&t, optarg);
+			break;
+		case 'm':
+			store = optarg;
+			break;
+		case 'n':
+			t.min_rows = (size_t)number_arg(c, optarg, 2, 1e12);
+			break;
+		case 'r':
+			if (strcmp(optarg, "ols") != 0 &&
+			    robust_type(optarg) == NULL) {
+				warnx("-r: %s: not ols, huber, bisquare, "
+				    "cauchy, fair or welsch", optarg);
+				usage(stderr);
+				return 2;
+			}
+			t.method = optarg;
+			break;
+		case 'u':
+			t.until = time_arg(c, optarg);
+			has_until = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (store == NULL || (!t.hedonic && !t.seed)) {
+		warnx(store ? "-k: no model to fit" : "-m: a model store is "
+		    "needed");
+		usage(stderr);
+		return 2;
+	}
+	stream_init();
+	gsl_set_error_handler_off();
+	fs = schema_get("Features");
+	for (i = 0; i < F_COUNT; i++)
+		t.fx[i] = field_pos(fs, feature_names[i], feature_types[i],
+		    "cv-train");
+	t.h.p = HEDONIC_NTERMS;
+	t.s.p = SEED_NTERMS;
+	t.first = INT64_MAX;
+	t.last = INT64_MIN;
+	rd = reader_new(fs);
+	src = src_open(argv + optind, argc - optind, "Features");
+	src_lazy(src);
+	while ((rc = src_next(src, &r)) > 0) {
+		if ((v = reader_view(rd, r)) != NULL) {
+			take(&t, v);
+			tally.absorbed++;
+		}
+		src_ack(src, r);
+	}
+	src_close(src);
+	reader_free(rd);
+	if (rc < 0)
+		errx(1, "input failed; the model store is unchanged");
+	/* hedonic, the calibrations (all and at most 8 levels), seed */
+	ver.models = ecalloc(12, sizeof(*ver.models));
+	if (t.hedonic && train_hedonic(&t, &ver) < 0)
+		refused = 1;
+	if (t.seed && train_seed(&t, &ver) < 0)
+		refused = 1;
+	if (ver.nmodels == 0)
+		errx(1, "%s: nothing written", store);
+	ver.trained_at = (int64_t)(now_seconds() * 1000);
+	ver.data_from = t.first;
+	ver.data_to = has_until ? t.until : t.last + 1;
+	ver.rows = t.used;
+	for (i = optind; i < argc; i++) {
+		p = easprintf("%s%s%s", input ? input : "", input ? " " : "",
+		    argv[i]);
+		free(input);
+		input = p;
+	}
+	ver.input = input ? input : estrdup("-");
+	db = models_open(store);
+	models_save(db, &ver);
+	sqlite3_close(db);
+	if (verbose) {
+		show(&ver);
+		warnx("%s: version %d from %lld rows", store, ver.version,
+		    (long long)ver.rows);
+	}
+	version_free(&ver);
+	rows_free(&t.h);
+	rows_free(&t.s);
+	schema_cleanup();
+	status = tally_finish(verbose);
+	return refused ? 1 : status;
+}
