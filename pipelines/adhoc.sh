@@ -4,7 +4,10 @@
 # input's reconciliation (read = written + rejected) and a look at the data,
 # then computes each sale's market features (cv-features) from the used-car
 # CPI, total vehicle sales and the earlier sales, and shows the depreciation
-# and elasticity estimates as they stood at the last sale of each segment.
+# and elasticity estimates as they stood at the last sale of each segment;
+# then values each auction file's sales walk-forward (pipelines/backtest.sh:
+# cv-train monthly, cv-predict -P) and scores the values, the naive
+# baselines and the MMR on the same rows (cv-score).
 # Rejected rows go to out/rejects-*.json with their file:line and reason.
 set -u
 cd "$(dirname "$0")/.."
@@ -75,5 +78,19 @@ cv-cat -f csv -c segment,decay_level,decay_n,decay_rate,decay_rate_se,decay_half
 echo "(n_eff: effective sales after forgetting, half-life 180 days; state in out/features.db)"
 
 echo
-echo "== the features' fitted price before each sale beside Manheim's MMR (cv-score)"
-cv-score -g segment -c price_level,reference_value out/features.avro
+echo "== valuation backtest: every sale valued from earlier sales only (cv-score)"
+echo "(models retrained monthly on the sales before each month, cv-predict -P;"
+echo " value: hedonic model; naive: last price of the vehicle or its segment;"
+echo " index: that price moved by the CPI; reference: Manheim's MMR)"
+for f in camry:auction_toyota_camry_12k odyssey:auction_honda_odyssey_3500; do
+	name=${f%%:*}
+	cv-ingest -S -M $M/auction.map -e out/rejects-$name.json \
+	    -o out/sales-$name.avro $D/${f#*:}.csv 2> /dev/null
+	cv-features -o out/features-$name.avro out/cpi-used-sa.avro \
+	    out/sales-new-saar.avro out/sales-$name.avro || exit 1
+	echo
+	echo "-- $name"
+	pipelines/backtest.sh out/features-$name.avro out/models-$name.db \
+	    out/valuation-$name.avro || exit 1
+	cv-score out/valuation-$name.avro
+done
