@@ -6,19 +6,23 @@
  * where the price and every prediction are present (-a: each on its own
  * rows); overall, and per segment (-g segment) or per month (-g month).
  * Records without a price, or without a prediction, count as absorbed.
+ * With -d the same figures also go into a sqlite table, one run after
+ * another.
  *
  *	cv-features index.avro sales.avro |
- *	    cv-score -c price_level,reference_value,prev_value
+ *	    cv-score -c price_level,reference_value,prev_value -d scores.db
  */
 #include <err.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
 
+#include "lib/db.h"
 #include "lib/flat.h"
 #include "lib/map.h"
 #include "lib/schema.h"
@@ -37,6 +41,12 @@ struct group {
 	struct errs	 col[MAXCOLS];
 };
 
+/* One row of the table, as fractions (0.075, not 7.5 %). */
+struct figures {
+	size_t	n;
+	double	mdape, mape, within5, within10, bias;
+};
+
 struct score {
 	char		*cols[MAXCOLS];
 	int		 ncols, colidx[MAXCOLS];
@@ -47,13 +57,18 @@ struct score {
 	struct group	**order;	/* groups in order of appearance */
 	size_t		 ngroups;
 	struct flat	*flat;
+	sqlite3		*db;		/* -d, else NULL */
+	sqlite3_stmt	*put;
+	sqlite3_int64	 run;
+	time_t		 scored_at;
+	char		*input;		/* the file names, or "-" */
 };
 
 static void
 usage(FILE *fp)
 {
-	fprintf(fp, "usage: cv-score [-av] [-c columns] [-e on-error] "
-	    "[-g segment|month] [-p column] [file ...]\n");
+	fprintf(fp, "usage: cv-score [-av] [-c columns] [-d file] "
+	    "[-e on-error] [-g segment|month] [-p column] [file ...]\n");
 }
 
 static void
@@ -67,6 +82,9 @@ help(void)
 	    "naive_value,\n"
 	    "                     index_value,reference_value, those "
 	    "present)\n"
+	    "  -d, --db FILE      also append the figures to table score "
+	    "in\n"
+	    "                     sqlite FILE\n"
 	    "  -e, --on-error X   fail (default), skip, or a file for "
 	    "rejects\n"
 	    "  -g, --group-by G   also per segment or per month "
@@ -235,20 +253,19 @@ score_record(struct score *sc, struct rec *r)
 	tally.written++;
 }
 
+/* The figures of one group's errors, which it sorts; all 0 if it has none. */
 static void
-print_row(const char *group, const char *col, struct errs *x)
+measure(struct errs *x, struct figures *f)
 {
-	double *a, mdape, mape = 0, bias;
+	double *a, mape = 0;
 	size_t i, w5 = 0, w10 = 0;
 
-	if (x->n == 0) {
-		printf("%-24s %-16s %7d %8s %8s %7s %7s %8s\n", group, col, 0,
-		    "-", "-", "-", "-", "-");
+	memset(f, 0, sizeof(*f));
+	if ((f->n = x->n) == 0)
 		return;
-	}
 	a = emalloc(x->n * sizeof(*a));
 	gsl_sort(x->e, 1, x->n);
-	bias = gsl_stats_median_from_sorted_data(x->e, 1, x->n);
+	f->bias = gsl_stats_median_from_sorted_data(x->e, 1, x->n);
 	for (i = 0; i < x->n; i++) {
 		a[i] = fabs(x->e[i]);
 		mape += a[i];
@@ -256,26 +273,137 @@ print_row(const char *group, const char *col, struct errs *x)
 		w10 += a[i] <= 0.10;
 	}
 	gsl_sort(a, 1, x->n);
-	mdape = gsl_stats_median_from_sorted_data(a, 1, x->n);
-	printf("%-24s %-16s %7zu %7.2f%% %7.2f%% %6.1f%% %6.1f%% %+7.2f%%\n",
-	    group, col, x->n, 100 * mdape, 100 * mape / x->n,
-	    100.0 * w5 / x->n, 100.0 * w10 / x->n, 100 * bias);
+	f->mdape = gsl_stats_median_from_sorted_data(a, 1, x->n);
+	f->mape = mape / x->n;
+	f->within5 = (double)w5 / x->n;
+	f->within10 = (double)w10 / x->n;
 	free(a);
 }
 
 static void
+print_row(const char *group, const char *col, const struct figures *f)
+{
+	if (f->n == 0) {
+		printf("%-24s %-16s %7d %8s %8s %7s %7s %8s\n", group, col, 0,
+		    "-", "-", "-", "-", "-");
+		return;
+	}
+	printf("%-24s %-16s %7zu %7.2f%% %7.2f%% %6.1f%% %6.1f%% %+7.2f%%\n",
+	    group, col, f->n, 100 * f->mdape, 100 * f->mape,
+	    100 * f->within5, 100 * f->within10, 100 * f->bias);
+}
+
+/*
+ * Open path for -d and make the table, before any input is read, so that
+ * a database that cannot be written stops the run at once.
+ */
+static void
+open_scores(struct score *sc, const char *path, char *const *files, int n)
+{
+	size_t len = 2;
+	int i;
+
+	sc->db = db_open(path);
+	db_exec(sc->db, "CREATE TABLE IF NOT EXISTS score(run INTEGER, "
+	    "scored_at INTEGER, grouping TEXT, grp TEXT, col TEXT, "
+	    "n INTEGER, mdape REAL, mape REAL, within5 REAL, within10 REAL, "
+	    "bias REAL, input TEXT)");
+	sc->put = db_prepare(sc->db, "INSERT INTO score VALUES (?, ?, ?, ?, "
+	    "?, ?, ?, ?, ?, ?, ?, ?)");
+	sc->scored_at = time(NULL);
+	for (i = 0; i < n; i++)
+		len += strlen(files[i]) + 1;
+	sc->input = emalloc(len);
+	strcpy(sc->input, n == 0 ? "-" : "");
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			strcat(sc->input, " ");
+		strcat(sc->input, files[i]);
+	}
+}
+
+/* Begin this run's transaction and take the next run number. */
+static void
+begin_run(struct score *sc)
+{
+	sqlite3_stmt *q;
+
+	/* IMMEDIATE: two runs at once must not both take the same number. */
+	db_exec(sc->db, "BEGIN IMMEDIATE");
+	q = db_prepare(sc->db, "SELECT coalesce(max(run), 0) + 1 FROM score");
+	if (sqlite3_step(q) != SQLITE_ROW)
+		errx(1, "%s: %s", sqlite3_db_filename(sc->db, "main"),
+		    sqlite3_errmsg(sc->db));
+	sc->run = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+}
+
+static void
+save_row(struct score *sc, const char *grouping, const char *grp,
+    const char *col, const struct figures *f)
+{
+	sqlite3_stmt *q = sc->put;
+
+	sqlite3_bind_int64(q, 1, sc->run);
+	sqlite3_bind_int64(q, 2, (sqlite3_int64)sc->scored_at);
+	sqlite3_bind_text(q, 3, grouping, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, grp, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 5, col, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 6, (sqlite3_int64)f->n);
+	/*
+	 * No rows: the figures stay NULL ("-" in the table), as
+	 * db_step_done() clears the bindings after each row.
+	 */
+	if (f->n > 0) {
+		sqlite3_bind_double(q, 7, f->mdape);
+		sqlite3_bind_double(q, 8, f->mape);
+		sqlite3_bind_double(q, 9, f->within5);
+		sqlite3_bind_double(q, 10, f->within10);
+		sqlite3_bind_double(q, 11, f->bias);
+	}
+	sqlite3_bind_text(q, 12, sc->input, -1, SQLITE_STATIC);
+	db_step_done(sc->db, q);
+}
+
+/* Commit the run, if one was begun, and close the database. */
+static void
+close_scores(struct score *sc)
+{
+	if (sc->db == NULL)
+		return;
+	if (!sqlite3_get_autocommit(sc->db))
+		db_exec(sc->db, "COMMIT");
+	sqlite3_finalize(sc->put);
+	db_close(sc->db);
+	free(sc->input);
+}
+
+/* Print the table and, with -d, put the same rows in the database. */
+static void
 report(struct score *sc)
 {
+	struct figures f;
 	size_t g;
 	int i;
 
 	printf("%-24s %-16s %7s %8s %8s %7s %7s %8s\n", sc->by ? sc->by :
 	    "group", "prediction", "n", "MdAPE", "MAPE", "±5%", "±10%",
 	    "bias");
+	if (sc->db != NULL)
+		begin_run(sc);
 	for (g = 0; g < sc->ngroups; g++)
-		for (i = 0; i < sc->ncols; i++)
-			print_row(sc->order[g]->name, sc->cols[i],
-			    &sc->order[g]->col[i]);
+		for (i = 0; i < sc->ncols; i++) {
+			measure(&sc->order[g]->col[i], &f);
+			print_row(sc->order[g]->name, sc->cols[i], &f);
+			if (sc->db == NULL)
+				continue;
+			/* order[0] is "all": score_record makes it first. */
+			if (g == 0)
+				save_row(sc, "all", "*", sc->cols[i], &f);
+			else
+				save_row(sc, sc->by, sc->order[g]->name,
+				    sc->cols[i], &f);
+		}
 }
 
 static void
@@ -296,6 +424,7 @@ main(int argc, char *argv[])
 	static const struct option longopts[] = {
 		{ "any",	no_argument,	   NULL, 'a' },
 		{ "columns",	required_argument, NULL, 'c' },
+		{ "db",		required_argument, NULL, 'd' },
 		{ "on-error",	required_argument, NULL, 'e' },
 		{ "group-by",	required_argument, NULL, 'g' },
 		{ "help",	no_argument,	   NULL, 'h' },
@@ -306,10 +435,10 @@ main(int argc, char *argv[])
 	struct score sc = { 0 };
 	struct src *src;
 	struct rec *r;
-	const char *list = NULL, *price = "price";
+	const char *list = NULL, *price = "price", *dbpath = NULL;
 	int c, i, rc, verbose = 0, status, started = 0;
 
-	while ((c = getopt_long(argc, argv, "ac:e:g:hp:v", longopts, NULL))
+	while ((c = getopt_long(argc, argv, "ac:d:e:g:hp:v", longopts, NULL))
 	    != -1) {
 		switch (c) {
 		case 'a':
@@ -317,6 +446,9 @@ main(int argc, char *argv[])
 			break;
 		case 'c':
 			list = optarg;
+			break;
+		case 'd':
+			dbpath = optarg;
 			break;
 		case 'e':
 			if (reject_policy(optarg) < 0)
@@ -347,6 +479,8 @@ main(int argc, char *argv[])
 	}
 	stream_init();
 	sc.groups = map_new();
+	if (dbpath != NULL)
+		open_scores(&sc, dbpath, argv + optind, argc - optind);
 	src = src_open(argv + optind, argc - optind, NULL);
 	while ((rc = src_next(src, &r)) > 0) {
 		if (!started) {
@@ -360,6 +494,8 @@ main(int argc, char *argv[])
 		report(&sc);
 	if (fflush(stdout) == EOF || ferror(stdout))
 		err(1, "stdout");
+	/* The run goes in only once the table is out as well. */
+	close_scores(&sc);
 	src_close(src);
 	flat_free(sc.flat);
 	map_free(sc.groups, free_group);
