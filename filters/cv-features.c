@@ -119,6 +119,16 @@ struct lookup {
 	struct level	 lv[4];
 	int		 nl;
 	struct decay	*dk[4];
+	/* offsets and the segment's last sale, once they exist */
+	struct offset	*region;
+	struct last_sale *last;
+	struct cohort	*cohorts;	/* by model year */
+	int		 ncohorts;
+};
+
+struct cohort {
+	int		 year;
+	struct offset	*o;
 };
 
 struct state {
@@ -626,6 +636,41 @@ offset_learn(struct offset *o, double t, double half_life, double prior,
 	o->w += 1;
 }
 
+/* A model year's offset in a segment, found once per lookup. */
+static struct offset *
+cohort_offset(struct state *st, struct lookup *lk, const char *segment,
+    int year, int create)
+{
+	char key[MAX_SEGMENT + 20];
+	struct offset *o;
+	int i;
+
+	for (i = 0; i < lk->ncohorts; i++)
+		if (lk->cohorts[i].year == year)
+			return lk->cohorts[i].o;
+	snprintf(key, sizeof(key), "c|%s|%d", segment, year);
+	if ((o = get_offset(st, key, create)) != NULL) {
+		lk->cohorts = erealloc(lk->cohorts, ((size_t)lk->ncohorts + 1) *
+		    sizeof(*lk->cohorts));
+		lk->cohorts[lk->ncohorts].year = year;
+		lk->cohorts[lk->ncohorts++].o = o;
+	}
+	return o;
+}
+
+static struct offset *
+region_offset(struct state *st, struct lookup *lk, const char *region,
+    int create)
+{
+	char key[80];
+
+	if (lk->region == NULL) {
+		snprintf(key, sizeof(key), "r|%s", region);
+		lk->region = get_offset(st, key, create);
+	}
+	return lk->region;
+}
+
 /* Output fields, by name, resolved once against the Features schema. */
 enum {
 	F_AGE, F_MPI, F_RET1, F_RET3, F_MPI_LEVEL, F_MPI_SOURCE, F_EL, F_EL_SE,
@@ -742,13 +787,6 @@ event_time(struct rec *r)
 	return order_key(v, t);
 }
 
-/* A nullable double that holds NaN (not null: NaN is bad data). */
-static int
-nan_field(const struct view *v, int i)
-{
-	return !view_is_null(v, i) && isnan(view_opt_double(v, i));
-}
-
 /* The depreciation features of the finest level with enough comparables;
  * fills *fit and returns the level's name, or NULL. */
 static const char *
@@ -800,7 +838,7 @@ static int
 vehicle(struct state *st, const struct item *it, const struct view *v,
     struct sink *sink)
 {
-	char id[256], segment[MAX_SEGMENT + 2], region[64], key[MAX_SEGMENT + 80];
+	char id[256], segment[MAX_SEGMENT + 2], region[64];
 	const char *lname;
 	int64_t t = view_long(v, codec.vx[V_OBSERVED]);
 	double price = view_opt_double(v, codec.vx[V_PRICE]);
@@ -824,8 +862,9 @@ vehicle(struct state *st, const struct item *it, const struct view *v,
 	if (*segment == '\0' || strlen(segment) > MAX_SEGMENT)
 		return bad(it, "segment: empty or longer than %d characters",
 		    MAX_SEGMENT);
-	if (nan_field(v, codec.vx[V_PRICE]) || nan_field(v, codec.vx[V_KM]) ||
-	    nan_field(v, codec.vx[V_COND]))
+	if (view_opt_nan(v, codec.vx[V_PRICE]) ||
+	    view_opt_nan(v, codec.vx[V_KM]) ||
+	    view_opt_nan(v, codec.vx[V_COND]))
 		return bad(it, "price, mileage_km or condition: NaN");
 	if (!isnan(price) && (!isfinite(price) || price <= 0))
 		return bad(it, "price: %g is not a positive number", price);
@@ -881,17 +920,17 @@ vehicle(struct state *st, const struct item *it, const struct view *v,
 	SET(F_PREV, prev != NULL, prev->price);
 	SET(F_PREV_AT, prev != NULL, (double)prev->at);
 	SET(F_PREV_MPI, prev && !isnan(prev->mpi), prev->mpi);
-	snprintf(key, sizeof(key), "c|%s|%d", segment, year);
-	cohort = get_offset(st, key, 0);
+	cohort = cohort_offset(st, lk, segment, year, 0);
 	coff = offset_value(cohort, t_days, hl, st->o.cohort_prior);
 	SET(F_COHORT, lname != NULL, coff);
 	SET(F_COHORT_N, 1, lname && cohort ? cohort->w : 0);
-	snprintf(key, sizeof(key), "r|%s", region);
-	reg = get_offset(st, key, 0);
+	reg = region_offset(st, lk, region, 0);
 	roff = offset_value(reg, t_days, hl, st->o.region_prior);
 	SET(F_REGION, lname != NULL, roff);
 	SET(F_REGION_N, 1, lname && reg ? reg->w : 0);
-	last = map_get(st->last, segment);
+	if (lk->last == NULL)
+		lk->last = map_get(st->last, segment);
+	last = lk->last;
 	SET(F_SEG_PRICE, last != NULL, last->price);
 	SET(F_SEG_MPI, last && !isnan(last->mpi), last->mpi);
 #undef SET
@@ -908,7 +947,7 @@ vehicle(struct state *st, const struct item *it, const struct view *v,
 		vehicle_remember(st, prev, id, price, ix ? ix->mpi : NAN, t,
 		    ++st->vseq);
 		if (last == NULL) {
-			last = ecalloc(1, sizeof(*last));
+			last = lk->last = ecalloc(1, sizeof(*last));
 			map_put(st->last, segment, last);
 		}
 		last->price = price;
@@ -917,12 +956,10 @@ vehicle(struct state *st, const struct item *it, const struct view *v,
 		 * the region's part of what is left. */
 		if (lname != NULL) {
 			q = log(price) - lnlevel;
-			snprintf(key, sizeof(key), "c|%s|%d", segment, year);
-			offset_learn(get_offset(st, key, 1), t_days, hl,
-			    st->o.cohort_prior, q, fit.sigma);
-			snprintf(key, sizeof(key), "r|%s", region);
-			offset_learn(get_offset(st, key, 1), t_days, hl,
-			    st->o.region_prior, q - coff, fit.sigma);
+			offset_learn(cohort_offset(st, lk, segment, year, 1),
+			    t_days, hl, st->o.cohort_prior, q, fit.sigma);
+			offset_learn(region_offset(st, lk, region, 1), t_days,
+			    hl, st->o.region_prior, q - coff, fit.sigma);
 		}
 	}
 	return 0;
@@ -936,7 +973,8 @@ index_obs(struct state *st, const struct item *it, const struct view *v)
 	double value = view_opt_double(v, codec.ix[X_VALUE]);
 	double volume = view_opt_double(v, codec.ix[X_VOLUME]);
 
-	if (nan_field(v, codec.ix[X_VALUE]) || nan_field(v, codec.ix[X_VOLUME]))
+	if (view_opt_nan(v, codec.ix[X_VALUE]) ||
+	    view_opt_nan(v, codec.ix[X_VOLUME]))
 		return bad(it, "value or volume: NaN");
 	if ((!isnan(value) && (!isfinite(value) || value <= 0)) ||
 	    (!isnan(volume) && (!isfinite(volume) || volume <= 0)))
@@ -1224,6 +1262,15 @@ free_decay(void *p)
 }
 
 static void
+free_lookup(void *p)
+{
+	struct lookup *lk = p;
+
+	free(lk->cohorts);
+	free(lk);
+}
+
+static void
 free_state(struct state *st)
 {
 	int i;
@@ -1232,7 +1279,7 @@ free_state(struct state *st)
 	map_free(st->volumes, free);
 	map_free(st->decay, free_decay);
 	map_free(st->vehicles, vehicle_free);
-	map_free(st->lookups, free);
+	map_free(st->lookups, free_lookup);
 	map_free(st->offsets, free);
 	map_free(st->last, free);
 	for (i = 0; i < st->nseen; i++)

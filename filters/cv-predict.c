@@ -158,9 +158,19 @@ valuer_from(struct valuer *vr, const struct version *ver, enum kind kind)
 		memcpy(vr->seed_cov, m->cov, sizeof(vr->seed_cov));
 		vr->seed_rmse = m->rmse;
 	}
-	if (kind == SEED && !vr->has_seed)
-		errx(1, "model store version %d has no seed model",
-		    ver->version);
+	if (kind == SEED ? !vr->has_seed : !vr->has_adjust)
+		errx(1, "model store version %d has no %s model",
+		    ver->version, kind == SEED ? "seed" : "hedonic");
+}
+
+static int
+by_from(const void *a, const void *b)
+{
+	const struct valuer *x = a, *y = b;
+
+	if (x->from != y->from)
+		return x->from < y->from ? -1 : 1;
+	return x->version - y->version;
 }
 
 static void
@@ -180,6 +190,9 @@ load_models(struct predict *p, const char *path, int version)
 			valuer_from(&p->valuers[i + 1], &all[i], p->kind);
 		p->nvaluers = n + 1;
 		versions_free(all, n);
+		/* Versions may have been trained out of time order. */
+		qsort(p->valuers + 1, (size_t)n, sizeof(*p->valuers),
+		    by_from);
 	} else {
 		if (models_load(db, version, kind, &one) < 0)
 			errx(1, "%s: %s", path, version ? "no such version" :
@@ -329,15 +342,25 @@ seed(const struct predict *p, const struct valuer *vr, const struct view *v,
 	return *val > 0 ? 0 : -1;
 }
 
-static void
-value_one(struct predict *p, const struct view *v, struct sink *sink)
+/* Value one record and write it; -1 if it was rejected, -2 to stop. */
+static int
+value_one(struct predict *p, struct rec *r, const struct view *v,
+    struct sink *sink)
 {
 	const int *fx = p->fx;
 	const struct valuer *vr = valuer_at(p, view_long(v, fx[F_OBSERVED]));
 	struct slot sl[A_COUNT];
 	double lnv, sd, lnnext, val, se, next, naive, nmpi, mpi;
+	double age = view_double(v, fx[F_AGE]);
 	int ok;
 
+	if ((ok = first_nan(v, fx, feature_types, F_COUNT)) >= 0)
+		return reject(rec_where(r), 1, NULL, 0, rec_value(r),
+		    "%s: NaN", feature_names[ok]) < 0 ? -2 : -1;
+	if (!isfinite(age) || age < 0)
+		return reject(rec_where(r), 1, NULL, 0, rec_value(r),
+		    "age_months %g: not a number of months", age) < 0 ? -2 :
+		    -1;
 	memset(sl, 0, sizeof(sl));
 #define SET(f, h, val)	(sl[f].has = (h), sl[f].d = (h) ? (val) : 0)
 	ok = hedonic(p, vr, v, &lnv, &sd, &lnnext) == 0;
@@ -375,6 +398,7 @@ value_one(struct predict *p, const struct view *v, struct sink *sink)
 	    naive * mpi / nmpi);
 #undef SET
 	appender_put(p->out, sink, v, sl);
+	return 0;
 }
 
 static double
@@ -495,8 +519,11 @@ main(int argc, char *argv[])
 	src = src_open(argv + optind, argc - optind, "Features");
 	src_lazy(src);
 	while ((rc = src_next(src, &r)) > 0) {
-		if ((v = reader_view(p.features, r)) != NULL)
-			value_one(&p, v, sink);
+		if ((v = reader_view(p.features, r)) != NULL &&
+		    value_one(&p, r, v, sink) == -2) {
+			rc = -1;
+			break;
+		}
 		src_ack(src, r);
 	}
 	sink_close(sink);

@@ -25,9 +25,11 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <gsl/gsl_cdf.h>
 #include <gsl/gsl_errno.h>
+#include <gsl/gsl_linalg.h>
 #include <gsl/gsl_multifit.h>
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
@@ -42,6 +44,9 @@
 #define MIN_RCOND	1e-12
 /* A hinge term with fewer non-zero rows than this is left out (0). */
 #define MIN_TERM_ROWS	10
+/* ... and one that the terms before it explain but for this share of
+ * its sum of squares (collinear with them). */
+#define MIN_TERM_SHARE	1e-9
 
 enum {
 	F_OBSERVED, F_PRICE, F_KM, F_COND, F_AGE, F_MPI, F_EL, F_DECAY_LEVEL,
@@ -141,9 +146,12 @@ rows_free(struct rows *r)
 	free(r->class);
 }
 
-/* Take one Features record's rows; 0 if it teaches nothing. */
-static void
-take(struct train *t, const struct view *v)
+/*
+ * Take one Features record's rows, if it teaches anything; -1 if it is
+ * bad (rejected), -2 when the policy says stop.
+ */
+static int
+take(struct train *t, struct rec *rec, const struct view *v)
 {
 	const int *fx = t->fx;
 	int64_t at = view_long(v, fx[F_OBSERVED]);
@@ -156,15 +164,25 @@ take(struct train *t, const struct view *v)
 	double el = view_opt_double(v, fx[F_EL]);
 	double co = view_opt_double(v, fx[F_COHORT]);
 	double ro = view_opt_double(v, fx[F_REGION]);
-	double x[HEDONIC_NTERMS], base;
+	double x[HEDONIC_NTERMS], base, age = view_double(v, fx[F_AGE]);
 	char class[32];
+	int bad;
 
+	if ((bad = first_nan(v, fx, feature_types, F_COUNT)) >= 0)
+		return reject(rec_where(rec), 1, NULL, 0, rec_value(rec),
+		    "%s: NaN", feature_names[bad]) < 0 ? -2 : -1;
+	if (!isfinite(age) || age < 0 || isinf(cond) || isinf(mpi) ||
+	    isinf(el) || isinf(level) || isinf(co) || isinf(ro))
+		return reject(rec_where(rec), 1, NULL, 0, rec_value(rec),
+		    "age_months %g, or condition, mpi, elasticity, "
+		    "price_level or an offset: not a finite number", age) <
+		    0 ? -2 : -1;
 	if (at < t->from || at >= t->until || !(price > 0) || !(level > 0) ||
 	    !isfinite(price) || isnan(sigma))
-		return;
+		return 0;
 	base = level * exp((isnan(co) ? 0 : co) + (isnan(ro) ? 0 : ro));
 	if (!(base > 0) || !isfinite(base))
-		return;
+		return 0;
 	t->used++;
 	if (at < t->first)
 		t->first = at;
@@ -172,8 +190,7 @@ take(struct train *t, const struct view *v)
 		t->last = at;
 	view_opt_string(v, fx[F_DECAY_LEVEL], class, sizeof(class));
 	if (t->hedonic) {
-		hedonic_x(x, cond, view_double(v, fx[F_AGE]),
-		    view_opt_double(v, fx[F_KM]));
+		hedonic_x(x, cond, age, view_opt_double(v, fx[F_KM]));
 		rows_add(&t->h, x, log(price / base), price, base,
 		    sqrt(sigma * sigma + (isnan(lse) ? 0 : lse * lse)), class);
 	}
@@ -181,6 +198,7 @@ take(struct train *t, const struct view *v)
 		seed_x(x, base, mpi, cond, el);
 		rows_add(&t->s, x, price, price, base, 0, class);
 	}
+	return 0;
 }
 
 /* Refuse a model: it is not written, the store keeps its last one of
@@ -384,6 +402,63 @@ calibrate(struct model *m, const char *class, const double *res,
 	return 0;
 }
 
+/*
+ * Leave out (use[j] = 0) each term the terms kept before it explain:
+ * the Schur complement of its entry in X'X against theirs, below
+ * MIN_TERM_SHARE of the entry.  So a hinge that all rows pass (linear in
+ * age there, like the hinge before it) does not make the design singular.
+ */
+static void
+drop_collinear(const struct rows *r, int *use)
+{
+	int p = r->p, kept[MODEL_MAXTERMS], nk = 0, j, a, b;
+	double xtx[MODEL_MAXTERMS][MODEL_MAXTERMS] = { { 0 } }, d;
+	gsl_matrix *akk;
+	gsl_vector *akj, *sol;
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		for (a = 0; a < p; a++)
+			for (b = 0; b <= a; b++)
+				xtx[a][b] += r->x[i * (size_t)p + (size_t)a] *
+				    r->x[i * (size_t)p + (size_t)b];
+	for (a = 0; a < p; a++)
+		for (b = a + 1; b < p; b++)
+			xtx[a][b] = xtx[b][a];
+	for (j = 0; j < p; j++) {
+		if (!use[j])
+			continue;
+		d = xtx[j][j];
+		if (nk > 0) {
+			akk = gsl_matrix_alloc((size_t)nk, (size_t)nk);
+			akj = gsl_vector_alloc((size_t)nk);
+			sol = gsl_vector_alloc((size_t)nk);
+			for (a = 0; a < nk; a++) {
+				for (b = 0; b < nk; b++)
+					gsl_matrix_set(akk, (size_t)a,
+					    (size_t)b, xtx[kept[a]][kept[b]]);
+				gsl_vector_set(akj, (size_t)a,
+				    xtx[kept[a]][j]);
+			}
+			/* The kept terms are independent: positive definite. */
+			if (gsl_linalg_cholesky_decomp1(akk) == GSL_SUCCESS &&
+			    gsl_linalg_cholesky_solve(akk, akj, sol) ==
+			    GSL_SUCCESS) {
+				for (a = 0; a < nk; a++)
+					d -= gsl_vector_get(akj, (size_t)a) *
+					    gsl_vector_get(sol, (size_t)a);
+			}
+			gsl_matrix_free(akk);
+			gsl_vector_free(akj);
+			gsl_vector_free(sol);
+		}
+		if (d > MIN_TERM_SHARE * xtx[j][j] && xtx[j][j] > 0)
+			kept[nk++] = j;
+		else
+			use[j] = 0;
+	}
+}
+
 /* The hedonic adjustment and its calibrations, appended to ver; -1 if
  * refused (ver as it was). */
 static int
@@ -406,6 +481,7 @@ train_hedonic(struct train *t, struct version *ver)
 			k += r->x[i * HEDONIC_NTERMS + (size_t)j] != 0;
 		use[j] = j == 0 || k >= MIN_TERM_ROWS;
 	}
+	drop_collinear(r, use);
 	fitted = ecalloc(n, sizeof(double));
 	res = ecalloc(n, sizeof(double));
 	pred = ecalloc(n, sizeof(double));
@@ -579,6 +655,7 @@ main(int argc, char *argv[])
 	sqlite3 *db;
 	char *input = NULL, *p;
 	int c, i, rc, verbose = 0, status, has_until = 0, refused = 0;
+	struct timespec wall;
 
 	t.hedonic = t.seed = 1;
 	t.method = "huber";
@@ -658,8 +735,12 @@ main(int argc, char *argv[])
 	src_lazy(src);
 	while ((rc = src_next(src, &r)) > 0) {
 		if ((v = reader_view(rd, r)) != NULL) {
-			take(&t, v);
-			tally.absorbed++;
+			if ((i = take(&t, r, v)) == -2) {
+				rc = -1;
+				break;
+			}
+			if (i == 0)
+				tally.absorbed++;
 		}
 		src_ack(src, r);
 	}
@@ -675,7 +756,8 @@ main(int argc, char *argv[])
 		refused = 1;
 	if (ver.nmodels == 0)
 		errx(1, "%s: nothing written", store);
-	ver.trained_at = (int64_t)(now_seconds() * 1000);
+	clock_gettime(CLOCK_REALTIME, &wall);
+	ver.trained_at = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
 	ver.data_from = t.first;
 	ver.data_to = has_until ? t.until : t.last + 1;
 	ver.rows = t.used;

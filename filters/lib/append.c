@@ -48,6 +48,17 @@ field_pos(avro_schema_t rec, const char *name, int type, const char *prog)
 	return i;
 }
 
+int
+first_nan(const struct view *v, const int *pos, const char *types, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (types[i] == 'D' && view_opt_nan(v, pos[i]))
+			return i;
+	return -1;
+}
+
 struct reader {
 	struct walker	*walker;
 	struct view	 view;

@@ -27,6 +27,14 @@ struct sink;
 int		 field_pos(avro_schema_t rec, const char *name, int type,
 		    const char *prog);
 
+/*
+ * The first of the fields pos[0..n) whose type (types[i], as for
+ * field_pos) is a nullable double and that holds NaN, not null: its
+ * index in pos, or -1.  NaN is bad data; null is "not known".
+ */
+int		 first_nan(const struct view *, const int *pos,
+		    const char *types, int n);
+
 struct reader;
 
 struct reader	*reader_new(avro_schema_t);

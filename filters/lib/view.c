@@ -53,6 +53,12 @@ view_is_null(const struct view *v, int i)
 	return get_varint(&q) == 0;
 }
 
+int
+view_opt_nan(const struct view *v, int i)
+{
+	return !view_is_null(v, i) && isnan(view_opt_double(v, i));
+}
+
 double
 view_double(const struct view *v, int i)
 {

@@ -44,6 +44,8 @@ int		 view_parse(struct view *, struct walker *, const char *p,
  * copied NUL-terminated into buf (truncated to len).
  */
 int		 view_is_null(const struct view *, int i);	/* nullable */
+/* A nullable double that holds NaN (not null: NaN is bad data). */
+int		 view_opt_nan(const struct view *, int i);
 double		 view_double(const struct view *, int i);
 double		 view_opt_double(const struct view *, int i);
 int64_t		 view_long(const struct view *, int i);	/* int or long */
