@@ -32,6 +32,9 @@ field_pos(avro_schema_t rec, const char *name, int type, const char *prog)
 	case 'd':
 		ok = is_avro_double(f);
 		break;
+	case 'b':
+		ok = is_avro_boolean(f);
+		break;
 	case 'L':
 		ok = b != NULL && is_avro_int64(b);
 		break;
@@ -118,8 +121,8 @@ reader_view(struct reader *rd, struct rec *r)
 }
 
 /* How an added field is encoded, from its type in the schema. */
-enum tkind { T_DOUBLE, T_INT, T_LONG, T_STRING, T_OPT_DOUBLE, T_OPT_LONG,
-	T_OPT_STRING };
+enum tkind { T_DOUBLE, T_INT, T_LONG, T_STRING, T_BOOL, T_STRINGS,
+	T_OPT_DOUBLE, T_OPT_LONG, T_OPT_STRING, T_OPT_ENUM };
 
 struct appender {
 	int		 ntail;		/* fields after the input's */
@@ -142,6 +145,12 @@ kind_of(avro_schema_t f, const char *name, const char *prog)
 		return T_LONG;
 	case AVRO_STRING:
 		return T_STRING;
+	case AVRO_BOOLEAN:
+		return T_BOOL;
+	case AVRO_ARRAY:
+		if (is_avro_string(avro_schema_array_items(f)))
+			return T_STRINGS;
+		break;
 	case AVRO_UNION:
 		if (avro_schema_union_size(f) == 2 &&
 		    is_avro_null(avro_schema_union_branch(f, 0))) {
@@ -152,6 +161,8 @@ kind_of(avro_schema_t f, const char *name, const char *prog)
 				return T_OPT_LONG;
 			if (is_avro_string(b))
 				return T_OPT_STRING;
+			if (is_avro_enum(b))
+				return T_OPT_ENUM;
 		}
 		break;
 	default:
@@ -211,7 +222,7 @@ appender_put(struct appender *a, struct sink *sink, const struct view *v,
 	const struct slot *x;
 	const char *p;
 	size_t n;
-	int i;
+	int i, k;
 
 	buf_clear(&a->out);
 	p = view_span(v, 0, v->nfields, &n);
@@ -231,6 +242,23 @@ appender_put(struct appender *a, struct sink *sink, const struct view *v,
 			break;
 		case T_STRING:
 			enc_string(&a->out, x->has && x->s ? x->s : "");
+			break;
+		case T_BOOL:
+			enc_bool(&a->out, x->has && x->d != 0);
+			break;
+		case T_STRINGS:
+			/* One block of items, then the empty block. */
+			if (x->has && x->nlist > 0) {
+				enc_long(&a->out, x->nlist);
+				for (k = 0; k < x->nlist; k++)
+					enc_string(&a->out, x->list[k]);
+			}
+			enc_long(&a->out, 0);
+			break;
+		case T_OPT_ENUM:
+			enc_long(&a->out, x->has);
+			if (x->has)
+				enc_long(&a->out, (int64_t)x->d);
 			break;
 		case T_OPT_DOUBLE:
 			enc_opt_double(&a->out, x->has && isfinite(x->d),

@@ -21,6 +21,7 @@ struct sink;
 /*
  * Position of field name in record schema rec, checked once to have the
  * type the stage reads: 's' string, 'i' int, 'l' long, 'd' double,
+ * 'b' boolean,
  * 'L' nullable long, 'D' nullable double, 'S' nullable string.  Exits
  * naming prog if the schema does not say so.
  */
@@ -45,11 +46,17 @@ struct view	*reader_view(struct reader *, struct rec *);
 /* The walker of the reader's schema, to parse held copies of views. */
 struct walker	*reader_walker(struct reader *);
 
-/* One added field's value: has (else null or zero), a number or text. */
+/*
+ * One added field's value: has (else null, zero or empty), a number
+ * (also a boolean, or an enum's symbol index), text, or a list of text
+ * (an array of strings).
+ */
 struct slot {
 	int		 has;
 	double		 d;
 	const char	*s;
+	const char *const *list;
+	int		 nlist;
 };
 
 struct appender;

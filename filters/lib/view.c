@@ -59,6 +59,12 @@ view_opt_nan(const struct view *v, int i)
 	return !view_is_null(v, i) && isnan(view_opt_double(v, i));
 }
 
+int
+view_bool(const struct view *v, int i)
+{
+	return v->p[v->off[i]] != 0;
+}
+
 double
 view_double(const struct view *v, int i)
 {

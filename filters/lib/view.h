@@ -47,6 +47,7 @@ int		 view_is_null(const struct view *, int i);	/* nullable */
 /* A nullable double that holds NaN (not null: NaN is bad data). */
 int		 view_opt_nan(const struct view *, int i);
 double		 view_double(const struct view *, int i);
+int		 view_bool(const struct view *, int i);
 double		 view_opt_double(const struct view *, int i);
 int64_t		 view_long(const struct view *, int i);	/* int or long */
 int64_t		 view_opt_long(const struct view *, int i);

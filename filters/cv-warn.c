@@ -1,0 +1,466 @@
+/*
+ * cv-warn: a traffic light per loan.  Reads Graded and writes Warning
+ * records: for a record with a loan, ltv = loan_balance / value and a
+ * light, GREEN, YELLOW or RED, from the highest of these criteria:
+ *
+ *	ltv above ltv.yellow (0.80): YELLOW, above ltv.red (0.90): RED
+ *	value_next below value by more than drop.yellow (5 %): YELLOW,
+ *	    by more than drop.red (10 %): RED
+ *	on the watch list, or graded 3-3: YELLOW (watch.light, grade.light)
+ *	no value, or fewer comparables than thin.comps: YELLOW (thin.light)
+ *
+ * with stable reason codes and one sentence with the numbers.  A loan
+ * that was YELLOW or RED stays so until its ltv (drop) falls below the
+ * threshold by the hysteresis margin, so a loan hovering at a threshold
+ * does not flap; --changes writes only the records whose light changed.
+ * The last light of each loan lives in a sqlite file with -S.
+ *
+ *	... | cv-grade | cv-warn -c pipelines/warn.conf --changes
+ */
+#include <err.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/append.h"
+#include "lib/config.h"
+#include "lib/db.h"
+#include "lib/map.h"
+#include "lib/schema.h"
+#include "lib/stream.h"
+
+enum light { GREEN, YELLOW, RED };
+static const char *light_names[3] = { "GREEN", "YELLOW", "RED" };
+
+/* Settings (pipelines/warn.conf documents them). */
+static double ltv_yellow = 0.80, ltv_red = 0.90, ltv_margin = 0.02;
+static double drop_yellow = 0.05, drop_red = 0.10, drop_margin = 0.01;
+static double watch_light = YELLOW, grade_light = YELLOW;
+static double thin_comps = 10, thin_light = YELLOW;
+
+static const struct setting settings[] = {
+	{ "ltv.yellow", &ltv_yellow, 0, 100, "loan to value above which a "
+	    "loan is at least YELLOW" },
+	{ "ltv.red", &ltv_red, 0, 100, "loan to value above which it is "
+	    "RED" },
+	{ "ltv.hysteresis", &ltv_margin, 0, 100, "how far below a threshold "
+	    "the ltv must fall before a loan above it comes down" },
+	{ "drop.yellow", &drop_yellow, 0, 1, "predicted fall of the value in "
+	    "a month (1 - value_next / value) above which at least YELLOW" },
+	{ "drop.red", &drop_red, 0, 1, "predicted fall above which RED" },
+	{ "drop.hysteresis", &drop_margin, 0, 1, "the same margin for the "
+	    "predicted fall" },
+	{ "watch.light", &watch_light, 0, 2, "light at least, for a vehicle "
+	    "on the watch list (0 GREEN, 1 YELLOW, 2 RED)" },
+	{ "grade.light", &grade_light, 0, 2, "light at least, for grade 3-3" },
+	{ "thin.comps", &thin_comps, 0, 1e12, "effective comparables below "
+	    "which a valuation is thin data" },
+	{ "thin.light", &thin_light, 0, 2, "light at least, for thin data or "
+	    "no value" },
+};
+
+enum {
+	A_LIGHT, A_LTV, A_REASONS, A_MESSAGE, A_COUNT
+};
+static const char *added_names[A_COUNT] = {
+	"light", "ltv", "reasons", "message"
+};
+
+enum {
+	F_LOAN, F_BALANCE, F_CURRENCY, F_VALUE, F_NEXT, F_COMPS, F_GRADE,
+	F_STREAK, F_WATCH, F_COUNT
+};
+static const char *input_names[F_COUNT] = {
+	"loan_id", "loan_balance", "currency", "value", "value_next",
+	"decay_n", "grade", "tier3_streak", "watchlist"
+};
+static const char input_types[F_COUNT + 1] = "SDsDDdsib";
+
+/*
+ * A loan's last light, and the levels its ltv and predicted fall had
+ * (each keeps its own hysteresis), packed into a map value: never 0.
+ */
+#define PACK(light, ltv, drop)	((void *)(intptr_t)(1 + (light) + \
+	4 * (ltv) + 16 * (drop)))
+#define LIGHT(p)		((int)(((intptr_t)(p) - 1) % 4))
+#define LTV_LEVEL(p)		((int)(((intptr_t)(p) - 1) / 4 % 4))
+#define DROP_LEVEL(p)		((int)(((intptr_t)(p) - 1) / 16 % 4))
+
+struct warner {
+	struct map	*lights;	/* loan_id: PACK(...) */
+	struct reader	*in;
+	struct appender	*out;
+	int		 fx[F_COUNT];
+	int		 changes, loans_only;
+	int64_t		 lit[3], unlit;
+};
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp, "usage: cv-warn [-CLpv] [-c config] [-e on-error] "
+	    "[-o file] [-S state] [-s key=value] [file ...]\n");
+}
+
+static void
+help(void)
+{
+	usage(stdout);
+	printf("  -C, --changes       only records whose loan's light "
+	    "changed\n"
+	    "  -c, --config FILE   settings (pipelines/warn.conf documents "
+	    "them)\n"
+	    "  -e, --on-error X    fail (default), skip, or a file for "
+	    "rejects\n"
+	    "  -L, --loans-only    drop records without a loan (else they "
+	    "pass unlit)\n"
+	    "  -o, --output FILE   write there instead of stdout\n"
+	    "  -p, --print-config  print the settings in force and exit\n"
+	    "  -S, --state FILE    keep each loan's last light in this "
+	    "sqlite file\n"
+	    "  -s, --set K=V       one setting, after the config file\n"
+	    "  -v, --verbose       counts and rate on stderr\n"
+	    "  -h, --help          this help\n");
+}
+
+/*
+ * The level (0, 1, 2) of x against two thresholds; a loan already at a
+ * level keeps it while x is above its threshold less the margin.
+ */
+static int
+level_of(double x, double yellow, double red, double margin, int was)
+{
+	if (x > red || (was >= RED && x > red - margin))
+		return RED;
+	if (x > yellow || (was >= YELLOW && x > yellow - margin))
+		return YELLOW;
+	return GREEN;
+}
+
+/* Thousands-separated whole amount. */
+static const char *
+amount(double x, char *buf, size_t len)
+{
+	char digits[32], *p = buf;
+	long long v = llround(fabs(x));
+	int n, i;
+
+	n = snprintf(digits, sizeof(digits), "%lld", v);
+	if (x < 0 && len > 1) {
+		*p++ = '-';
+		len--;
+	}
+	for (i = 0; i < n && len > 2; i++) {
+		if (i > 0 && (n - i) % 3 == 0) {
+			*p++ = ',';
+			len--;
+		}
+		*p++ = digits[i];
+		len--;
+	}
+	*p = '\0';
+	return buf;
+}
+
+/*
+ * Light one record: fill the slots (and the buffers they point into);
+ * 1 if the loan's light changed (or is its first), else 0.
+ */
+static int
+light_one(struct warner *w, const struct view *v, struct slot *sl,
+    const char **reasons, struct buf *msg)
+{
+	const int *fx = w->fx;
+	char loan[256], cur[16], grade[8], a[32], b[32];
+	double balance = view_opt_double(v, fx[F_BALANCE]);
+	double value = view_opt_double(v, fx[F_VALUE]);
+	double next = view_opt_double(v, fx[F_NEXT]);
+	double comps = view_double(v, fx[F_COMPS]);
+	int watch = view_bool(v, fx[F_WATCH]);
+	int streak = (int)view_long(v, fx[F_STREAK]);
+	double ltv = NAN, drop = NAN;
+	int was, light = GREEN, l, nr = 0, ltvl = GREEN, dropl = GREEN;
+	void *prev;
+
+	view_opt_string(v, fx[F_LOAN], loan, sizeof(loan));
+	view_string(v, fx[F_CURRENCY], cur, sizeof(cur));
+	view_string(v, fx[F_GRADE], grade, sizeof(grade));
+	prev = map_get(w->lights, loan);
+	was = prev ? LIGHT(prev) : -1;
+	buf_clear(msg);
+	if (value > 0) {
+		ltv = balance / value;
+		l = ltvl = level_of(ltv, ltv_yellow, ltv_red, ltv_margin,
+		    prev ? LTV_LEVEL(prev) : GREEN);
+		if (l > GREEN)
+			reasons[nr++] = "LTV_HIGH";
+		light = l;
+		buf_addf(msg, "LTV %.2f (balance %s / value %s %s) %s %.2f",
+		    ltv, amount(balance, a, sizeof(a)), amount(value, b,
+		    sizeof(b)), cur, l == RED ? "above" : l == YELLOW ?
+		    "above" : "within", l == RED ? ltv_red : ltv_yellow);
+		if (l > GREEN && ltv <= (l == RED ? ltv_red : ltv_yellow))
+			buf_addf(msg, " less the %.2f margin, held", ltv_margin);
+	}
+	if (value > 0 && next > 0) {
+		drop = 1 - next / value;
+		l = dropl = level_of(drop, drop_yellow, drop_red, drop_margin,
+		    prev ? DROP_LEVEL(prev) : GREEN);
+		if (l > GREEN) {
+			reasons[nr++] = "VALUE_DROP";
+			buf_addf(msg, "%svalue expected to fall %.1f %% in a "
+			    "month", msg->len ? "; " : "", 100 * drop);
+			if (l > light)
+				light = l;
+		}
+	}
+	if (watch) {
+		reasons[nr++] = "WATCHLIST";
+		buf_addf(msg, "%son the watch list (%d tier-3 grade%s in a "
+		    "row)", msg->len ? "; " : "", streak, streak == 1 ? "" :
+		    "s");
+		if ((int)watch_light > light)
+			light = (int)watch_light;
+	}
+	if (strcmp(grade, "3-3") == 0) {
+		reasons[nr++] = "LOW_GRADE";
+		buf_addf(msg, "%sgraded 3-3", msg->len ? "; " : "");
+		if ((int)grade_light > light)
+			light = (int)grade_light;
+	}
+	if (!(value > 0) || comps < thin_comps) {
+		reasons[nr++] = "THIN_DATA";
+		if (value > 0)
+			buf_addf(msg, "%sonly %.0f effective comparables",
+			    msg->len ? "; " : "", comps);
+		else
+			buf_addf(msg, "%sno value: no fitted price for the "
+			    "vehicle", msg->len ? "; " : "");
+		if ((int)thin_light > light)
+			light = (int)thin_light;
+	}
+	/* "RED: LTV 0.93 (...) above 0.90; value expected to fall ..." */
+	{
+		struct buf full = { 0 };
+
+		buf_addf(&full, "%s: loan %s: %s.", light_names[light], loan,
+		    msg->p);
+		buf_clear(msg);
+		buf_add(msg, full.p, full.len);
+		buf_free(&full);
+	}
+	map_put(w->lights, loan, PACK(light, ltvl, dropl));
+	sl[A_LIGHT].has = 1;
+	sl[A_LIGHT].d = light;
+	sl[A_LTV].has = !isnan(ltv);
+	sl[A_LTV].d = ltv;
+	sl[A_REASONS].has = 1;
+	sl[A_REASONS].list = reasons;
+	sl[A_REASONS].nlist = nr;
+	sl[A_MESSAGE].has = 1;
+	sl[A_MESSAGE].s = msg->p;
+	w->lit[light]++;
+	return was != light;
+}
+
+static const char state_schema[] =
+    "CREATE TABLE IF NOT EXISTS lights(loan_id TEXT PRIMARY KEY, "
+    "light TEXT NOT NULL, ltv_level INTEGER NOT NULL, "
+    "drop_level INTEGER NOT NULL);";
+
+static void
+load_state(struct warner *w, const char *path)
+{
+	sqlite3 *db = db_open(path);
+	sqlite3_stmt *q;
+	const char *name;
+	int l, a, b;
+
+	db_exec(db, state_schema);
+	q = db_prepare(db, "SELECT loan_id, light, ltv_level, drop_level "
+	    "FROM lights");
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		name = (const char *)sqlite3_column_text(q, 1);
+		for (l = 0; l < 3; l++)
+			if (name && strcmp(name, light_names[l]) == 0)
+				break;
+		a = sqlite3_column_int(q, 2);
+		b = sqlite3_column_int(q, 3);
+		if (l == 3 || a < 0 || a > 2 || b < 0 || b > 2)
+			errx(1, "%s: loan %s: light %s or levels %d, %d: not "
+			    "GREEN, YELLOW or RED", path,
+			    sqlite3_column_text(q, 0), name ? name : "(null)",
+			    a, b);
+		map_put(w->lights, (const char *)sqlite3_column_text(q, 0),
+		    PACK(l, a, b));
+	}
+	sqlite3_finalize(q);
+	db_close(db);
+}
+
+static void
+save_state(struct warner *w, const char *path)
+{
+	sqlite3 *db = db_open(path);
+	sqlite3_stmt *q;
+	const char *key;
+	void *val;
+	size_t it;
+
+	db_exec(db, state_schema);
+	db_exec(db, "BEGIN");
+	db_exec(db, "DELETE FROM lights");
+	q = db_prepare(db, "INSERT INTO lights VALUES (?, ?, ?, ?)");
+	for (it = 0; map_next(w->lights, &it, &key, &val); ) {
+		sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, light_names[LIGHT(val)], -1,
+		    SQLITE_STATIC);
+		sqlite3_bind_int(q, 3, LTV_LEVEL(val));
+		sqlite3_bind_int(q, 4, DROP_LEVEL(val));
+		db_step_done(db, q);
+	}
+	sqlite3_finalize(q);
+	db_exec(db, "COMMIT");
+	db_close(db);
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option longopts[] = {
+		{ "changes",	  no_argument,	     NULL, 'C' },
+		{ "config",	  required_argument, NULL, 'c' },
+		{ "on-error",	  required_argument, NULL, 'e' },
+		{ "help",	  no_argument,	     NULL, 'h' },
+		{ "loans-only",	  no_argument,	     NULL, 'L' },
+		{ "output",	  required_argument, NULL, 'o' },
+		{ "print-config", no_argument,	     NULL, 'p' },
+		{ "state",	  required_argument, NULL, 'S' },
+		{ "set",	  required_argument, NULL, 's' },
+		{ "verbose",	  no_argument,	     NULL, 'v' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct warner w = { 0 };
+	struct slot sl[A_COUNT];
+	const char *reasons[8];
+	struct buf msg = { 0 };
+	struct sink *sink;
+	struct src *src;
+	struct rec *r;
+	struct view *v;
+	avro_schema_t gs;
+	const char *out = NULL, *state = NULL;
+	char **sets = NULL;
+	int c, i, rc, verbose = 0, print = 0, nsets = 0, status;
+	double t0 = now_seconds();
+
+	while ((c = getopt_long(argc, argv, "Cc:e:hLo:pS:s:v", longopts,
+	    NULL)) != -1) {
+		switch (c) {
+		case 'C':
+			w.changes = 1;
+			break;
+		case 'c':
+			config_load(optarg, settings, NELEM(settings));
+			break;
+		case 'e':
+			if (reject_policy(optarg) < 0)
+				return 2;
+			break;
+		case 'h':
+			help();
+			return 0;
+		case 'L':
+			w.loans_only = 1;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'p':
+			print = 1;
+			break;
+		case 'S':
+			state = optarg;
+			break;
+		case 's':
+			sets = erealloc(sets, ((size_t)nsets + 1) *
+			    sizeof(*sets));
+			sets[nsets++] = optarg;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	for (i = 0; i < nsets; i++)
+		config_set(sets[i], settings, NELEM(settings));
+	free(sets);
+	if (ltv_yellow > ltv_red || drop_yellow > drop_red)
+		errx(2, "settings: a yellow threshold above its red one");
+	if (print) {
+		config_print(stdout, settings, NELEM(settings));
+		return 0;
+	}
+	stream_init();
+	w.lights = map_new();
+	if (state != NULL)
+		load_state(&w, state);
+	gs = schema_get("Graded");
+	for (i = 0; i < F_COUNT; i++)
+		w.fx[i] = field_pos(gs, input_names[i], input_types[i],
+		    "cv-warn");
+	w.in = reader_new(gs);
+	w.out = appender_new(gs, schema_get("Warning"), added_names, A_COUNT,
+	    "cv-warn");
+	sink = sink_open(out, schema_text("Warning"));
+	src = src_open(argv + optind, argc - optind, "Graded");
+	src_lazy(src);
+	while ((rc = src_next(src, &r)) > 0) {
+		if ((v = reader_view(w.in, r)) == NULL) {
+			src_ack(src, r);
+			continue;
+		}
+		memset(sl, 0, sizeof(sl));
+		if ((i = first_nan(v, w.fx, input_types, F_COUNT)) >= 0) {
+			if (reject(rec_where(r), 1, NULL, 0, rec_value(r),
+			    "%s: NaN", input_names[i]) < 0) {
+				rc = -1;
+				break;
+			}
+		} else if (view_is_null(v, w.fx[F_LOAN]) ||
+		    view_is_null(v, w.fx[F_BALANCE])) {
+			w.unlit++;
+			if (w.loans_only || w.changes)
+				tally.absorbed++;
+			else
+				appender_put(w.out, sink, v, sl);
+		} else {
+			if (!light_one(&w, v, sl, reasons, &msg) && w.changes)
+				tally.absorbed++;
+			else
+				appender_put(w.out, sink, v, sl);
+		}
+		src_ack(src, r);
+	}
+	if (state != NULL && rc >= 0)
+		save_state(&w, state);
+	sink_close(sink);
+	src_close(src);
+	reader_free(w.in);
+	appender_free(w.out);
+	map_free(w.lights, NULL);
+	buf_free(&msg);
+	schema_cleanup();
+	if (verbose)
+		warnx("GREEN %lld, YELLOW %lld, RED %lld; %lld without a loan",
+		    (long long)w.lit[GREEN], (long long)w.lit[YELLOW],
+		    (long long)w.lit[RED], (long long)w.unlit);
+	status = tally_finish(verbose);
+	if (verbose)
+		warnx("%.0f records/s", tally.read / (now_seconds() - t0));
+	return rc < 0 ? 1 : status;
+}

@@ -1,0 +1,29 @@
+/*
+ * config.h: the numeric settings of a filter, from defaults, a config
+ * file and flags, in that order.
+ *
+ * A config file has one "key = value" a line; blank lines and lines
+ * starting with # are ignored, and # starts a comment after a value.
+ * An unknown key, a value that is not a number or out of its range
+ * ends the program with status 2, naming file:line (or the flag).
+ */
+#ifndef CV_CONFIG_H
+#define CV_CONFIG_H
+
+#include <stdio.h>
+
+struct setting {
+	const char	*key;
+	double		*val;		/* holds the default until set */
+	double		 lo, hi;	/* allowed range */
+	const char	*doc;
+};
+
+/* Apply the file's settings. */
+void	config_load(const char *path, const struct setting *, int n);
+/* Apply one "key=value" from a flag (-s). */
+void	config_set(const char *arg, const struct setting *, int n);
+/* Write the settings as a config file would have them. */
+void	config_print(FILE *, const struct setting *, int n);
+
+#endif
