@@ -23,6 +23,6 @@ for month in $(cv-cat -f csv -c observed_at "$F" | sed 1d | cut -c1-7 |
 		refused=$((refused + 1))
 	fi
 done
-echo "backtest: $(sqlite3 "$M" 'select count(*) from versions' 2>/dev/null ||
+echo >&2 "backtest: $(sqlite3 "$M" 'select count(*) from versions' 2>/dev/null ||
     echo 0) versions in $M ($refused runs refused a fit: $M.log)"
 cv-predict -P -m "$M" -o "$OUT" "$F"
