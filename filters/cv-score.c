@@ -47,12 +47,22 @@ struct figures {
 	double	mdape, mape, within5, within10, bias;
 };
 
+/* A row held until the end (default columns, see settle()). */
+struct held {
+	double		 price, pred[MAXCOLS];
+	unsigned	 ok;		/* bit i: column i present */
+	struct group	*g;
+};
+
 struct score {
 	char		*cols[MAXCOLS];
 	int		 ncols, colidx[MAXCOLS];
 	int		 price, segment, observed;
 	char		*by;		/* NULL, "segment" or "month" */
 	int		 any;		/* each prediction on its own rows */
+	int		 dflt;		/* the default columns */
+	struct held	*held;
+	size_t		 nheld, capheld;
 	struct map	*groups;
 	struct group	**order;	/* groups in order of appearance */
 	size_t		 ngroups;
@@ -129,18 +139,21 @@ column(struct flat *f, const char *name, const char *branch)
 }
 
 static struct group *
-group(struct score *sc, const char *name)
+group(struct score *sc, const char *name, int overall)
 {
-	struct group *g = map_get(sc->groups, name);
+	/* Keyed apart, so a segment called "all" is a group of its own. */
+	char *key = easprintf("%c%s", overall ? '*' : '=', name);
+	struct group *g = map_get(sc->groups, key);
 
 	if (g == NULL) {
 		g = ecalloc(1, sizeof(*g));
 		g->name = estrdup(name);
-		map_put(sc->groups, name, g);
+		map_put(sc->groups, key, g);
 		sc->order = erealloc(sc->order, (sc->ngroups + 1) *
 		    sizeof(*sc->order));
 		sc->order[sc->ngroups++] = g;
 	}
+	free(key);
 	return g;
 }
 
@@ -189,6 +202,7 @@ start(struct score *sc, struct src *src, const char *price,
 		if (sc->ncols == 0)
 			errx(1, "no prediction columns (value, naive_value, "
 			    "index_value, reference_value): name them with -c");
+		sc->dflt = 1;
 		free(branch);
 		return;
 	}
@@ -206,6 +220,65 @@ start(struct score *sc, struct src *src, const char *price,
 	free(branch);
 }
 
+static void
+hold(struct score *sc, double price, const double *pred, const int *ok,
+    struct group *g)
+{
+	struct held *h;
+	int i;
+
+	if (sc->nheld == sc->capheld) {
+		sc->capheld = sc->capheld ? 2 * sc->capheld : 1024;
+		sc->held = erealloc(sc->held, sc->capheld * sizeof(*sc->held));
+	}
+	h = &sc->held[sc->nheld++];
+	h->price = price;
+	h->ok = 0;
+	h->g = g;
+	for (i = 0; i < sc->ncols; i++) {
+		h->pred[i] = pred[i];
+		h->ok |= (unsigned)ok[i] << i;
+	}
+}
+
+/*
+ * The default columns are scored on the rows that have all of those the
+ * stream fills at all: a column null on every row (reference_value of
+ * simulated data) is shown with n 0 and does not empty the table.
+ */
+static void
+settle(struct score *sc)
+{
+	struct group *all = group(sc, "all", 1);
+	unsigned seen = 0;
+	size_t k;
+	int i;
+
+	for (k = 0; k < sc->nheld; k++)
+		seen |= sc->held[k].ok;
+	for (k = 0; k < sc->nheld; k++) {
+		const struct held *h = &sc->held[k];
+
+		if ((h->ok & seen) != seen) {
+			tally.absorbed++;
+			continue;
+		}
+		for (i = 0; i < sc->ncols; i++) {
+			if (!(seen >> i & 1))
+				continue;
+			add_err(&all->col[i], (h->pred[i] - h->price) /
+			    h->price);
+			if (h->g != NULL)
+				add_err(&h->g->col[i], (h->pred[i] -
+				    h->price) / h->price);
+		}
+		tally.written++;
+	}
+	free(sc->held);
+	sc->held = NULL;
+	sc->nheld = 0;
+}
+
 /* One record: its errors go to "all" and, with -g, to its group. */
 static void
 score_record(struct score *sc, struct rec *r)
@@ -221,27 +294,32 @@ score_record(struct score *sc, struct rec *r)
 		tally.absorbed++;	/* no price: nothing to score */
 		return;
 	}
-	if (!sc->any)
+	if (!sc->any && !sc->dflt)
 		for (i = 0; i < sc->ncols; i++)
 			if (cells[sc->colidx[i]] == NULL) {
 				tally.absorbed++;
 				return;
 			}
-	all = group(sc, "all");
+	all = group(sc, "all", 1);
 	if (sc->by != NULL && strcmp(sc->by, "segment") == 0)
-		g = group(sc, cells[sc->segment] ? cells[sc->segment] : "");
+		g = group(sc, cells[sc->segment] ? cells[sc->segment] : "",
+		    0);
 	else if (sc->by != NULL && cells[sc->observed] != NULL) {
 		snprintf(month, sizeof(month), "%.7s", cells[sc->observed]);
-		g = group(sc, month);
+		g = group(sc, month, 0);
 	}
 	/* By default every prediction is scored on the same rows. */
 	for (i = 0; i < sc->ncols; i++) {
 		ok[i] = cells[sc->colidx[i]] != NULL &&
 		    parse_double(cells[sc->colidx[i]], &pred[i]) == 0;
-		if (!ok[i] && !sc->any) {
+		if (!ok[i] && !sc->any && !sc->dflt) {
 			tally.absorbed++;
 			return;
 		}
+	}
+	if (sc->dflt && !sc->any) {
+		hold(sc, price, pred, ok, g);
+		return;
 	}
 	for (i = 0; i < sc->ncols; i++) {
 		if (!ok[i])
@@ -490,8 +568,10 @@ main(int argc, char *argv[])
 		score_record(&sc, r);
 		src_ack(src, r);
 	}
-	if (started)
+	if (started) {
+		settle(&sc);
 		report(&sc);
+	}
 	if (fflush(stdout) == EOF || ferror(stdout))
 		err(1, "stdout");
 	/* The run goes in only once the table is out as well. */
