@@ -17,6 +17,7 @@
  */
 #include <err.h>
 #include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -176,13 +177,15 @@ by_from(const void *a, const void *b)
 static void
 load_models(struct predict *p, const char *path, int version)
 {
-	sqlite3 *db = models_open(path);
+	sqlite3 *db = models_open_readonly(path);
 	struct version *all, one;
 	const char *kind = p->kind == SEED ? "seed" : "hedonic";
 	int n, i;
 
 	if (p->point_in_time) {
-		n = models_load_all(db, kind, &all);
+		if ((n = models_load_all(db, kind, &all)) == 0)
+			errx(1, "%s: no version with a %s model; run cv-train "
+			    "first", path, kind);
 		/* Before the first version: the built-in defaults. */
 		p->valuers = ecalloc((size_t)n + 1, sizeof(*p->valuers));
 		p->valuers[0].from = INT64_MIN;
@@ -194,11 +197,12 @@ load_models(struct predict *p, const char *path, int version)
 		qsort(p->valuers + 1, (size_t)n, sizeof(*p->valuers),
 		    by_from);
 	} else {
-		if (models_load(db, version, kind, &one) < 0)
-			errx(1, "%s: %s", path, version ? "no such version" :
-			    p->kind == SEED ? "no version with a seed model; "
-			    "run cv-train first" : "no version with a hedonic "
-			    "model; run cv-train first");
+		if (models_load(db, version, kind, &one) < 0) {
+			if (version)
+				errx(1, "%s: no version %d", path, version);
+			errx(1, "%s: no version with a %s model; run cv-train "
+			    "first", path, kind);
+		}
 		p->valuers = ecalloc(1, sizeof(*p->valuers));
 		valuer_from(&p->valuers[0], &one, p->kind);
 		p->nvaluers = 1;
@@ -407,7 +411,8 @@ number_arg(int c, const char *s, double lo, double hi)
 	double d;
 
 	if (parse_double(s, &d) < 0 || !(d >= lo && d <= hi)) {
-		warnx("-%c: %s: not a number from %g to %g", c, s, lo, hi);
+		warnx("-%c: %s: not a number from %.15g to %.15g", c, s, lo,
+		    hi);
 		usage(stderr);
 		exit(2);
 	}
@@ -475,7 +480,12 @@ main(int argc, char *argv[])
 			p.point_in_time = 1;
 			break;
 		case 'V':
-			version = (int)number_arg(c, optarg, 1, 1e9);
+			version = (int)number_arg(c, optarg, 1, INT_MAX);
+			if (version != atof(optarg)) {
+				warnx("-V: %s: not a whole number", optarg);
+				usage(stderr);
+				return 2;
+			}
 			break;
 		case 'v':
 			verbose = 1;
@@ -486,7 +496,7 @@ main(int argc, char *argv[])
 		}
 	}
 	if ((version || p.point_in_time) && models == NULL) {
-		warnx("-V and -P need a model store (-m)");
+		warnx("-%c: needs a model store (-m)", version ? 'V' : 'P');
 		usage(stderr);
 		return 2;
 	}

@@ -171,12 +171,15 @@ take(struct train *t, struct rec *rec, const struct view *v)
 	if ((bad = first_nan(v, fx, feature_types, F_COUNT)) >= 0)
 		return reject(rec_where(rec), 1, NULL, 0, rec_value(rec),
 		    "%s: NaN", feature_names[bad]) < 0 ? -2 : -1;
-	if (!isfinite(age) || age < 0 || isinf(cond) || isinf(mpi) ||
-	    isinf(el) || isinf(level) || isinf(co) || isinf(ro))
+	for (bad = 0; bad < F_COUNT; bad++)
+		if (feature_types[bad] == 'D' &&
+		    isinf(view_opt_double(v, fx[bad])))
+			break;
+	if (bad < F_COUNT || !isfinite(age) || age < 0)
 		return reject(rec_where(rec), 1, NULL, 0, rec_value(rec),
-		    "age_months %g, or condition, mpi, elasticity, "
-		    "price_level or an offset: not a finite number", age) <
-		    0 ? -2 : -1;
+		    "%s: not a finite number%s", bad < F_COUNT ?
+		    feature_names[bad] : "age_months", bad < F_COUNT ? "" :
+		    " of months") < 0 ? -2 : -1;
 	if (at < t->from || at >= t->until || !(price > 0) || !(level > 0) ||
 	    !isfinite(price) || isnan(sigma))
 		return 0;
@@ -599,7 +602,8 @@ number_arg(int c, const char *s, double lo, double hi)
 	double d;
 
 	if (parse_double(s, &d) < 0 || !(d >= lo && d <= hi)) {
-		warnx("-%c: %s: not a number from %g to %g", c, s, lo, hi);
+		warnx("-%c: %s: not a number from %.15g to %.15g", c, s, lo,
+		    hi);
 		usage(stderr);
 		exit(2);
 	}

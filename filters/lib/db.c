@@ -17,6 +17,19 @@ db_open(const char *path)
 	return db;
 }
 
+sqlite3 *
+db_open_readonly(const char *path)
+{
+	sqlite3 *db;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
+	    SQLITE_OK)
+		errx(1, "%s: %s", path, db ? sqlite3_errmsg(db) :
+		    "cannot open");
+	sqlite3_busy_timeout(db, 10000);
+	return db;
+}
+
 void
 db_close(sqlite3 *db)
 {

@@ -10,6 +10,9 @@
 
 /* Open (creating) path with WAL and a busy timeout. */
 sqlite3		*db_open(const char *path);
+/* Open an existing database to read only: a mistyped path is an error,
+ * not a new empty file. */
+sqlite3		*db_open_readonly(const char *path);
 void		 db_close(sqlite3 *);
 /* Run SQL without parameters (schema, BEGIN, COMMIT). */
 void		 db_exec(sqlite3 *, const char *sql);

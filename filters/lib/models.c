@@ -90,6 +90,21 @@ models_open(const char *path)
 	return db;
 }
 
+sqlite3 *
+models_open_readonly(const char *path)
+{
+	sqlite3 *db = db_open_readonly(path);
+	sqlite3_stmt *q;
+
+	/* A file that is no store: say so, not "no such table". */
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM versions, models LIMIT 1",
+	    -1, &q, NULL) != SQLITE_OK)
+		errx(1, "%s: not a model store (%s)", path,
+		    sqlite3_errmsg(db));
+	sqlite3_finalize(q);
+	return db;
+}
+
 /* A JSON array of numbers or strings into dst; -1 if it is not one. */
 static int
 json_numbers(const char *text, double *dst, int max)

@@ -39,8 +39,10 @@ struct version {
 	struct model	*models;
 };
 
-/* Open (creating) a store; exits with a message naming path on error. */
+/* Open (creating) a store to write, or an existing one to read only;
+ * exits with a message naming path on error. */
 sqlite3		*models_open(const char *path);
+sqlite3		*models_open_readonly(const char *path);
 /*
  * Load version v (0: the latest that has a model of this kind) into
  * *out; -1 if the store has no such version.  models_load_all: every

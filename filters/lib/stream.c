@@ -90,6 +90,8 @@ struct src {
 	size_t		  blocklen, pos;
 	struct walker	 *walker;	/* frames records of the writer */
 	int		  by_fields;	/* it can give field offsets */
+	int		  prefix;	/* > 0: the writer extends the reader,
+					 * whose fields are its first prefix */
 	unsigned	  off[STREAM_MAXFIELDS + 1];
 	int		  lazy;
 	/* a merge of several sources */
@@ -265,6 +267,33 @@ make_resolver(struct src *s, const char *text, char **msg)
 	return 0;
 }
 
+/*
+ * The number of the reader's fields if the writer record begins with
+ * them (same names, same types): a later stage's record, which extends
+ * the reader's ("extends" in schemas/).  Its first fields' bytes are then
+ * a record of the reader's schema as they are.  Else 0.
+ */
+static int
+extends_reader(avro_schema_t writer, avro_schema_t reader)
+{
+	size_t nr, i;
+
+	if (!is_avro_record(writer) || !is_avro_record(reader))
+		return 0;
+	nr = avro_schema_record_size(reader);
+	if (nr == 0 || avro_schema_record_size(writer) <= nr ||
+	    nr > STREAM_MAXFIELDS)
+		return 0;
+	for (i = 0; i < nr; i++)
+		if (strcmp(avro_schema_record_field_name(writer, (int)i),
+		    avro_schema_record_field_name(reader, (int)i)) != 0 ||
+		    !avro_schema_equal(
+		    avro_schema_record_field_get_by_index(writer, (int)i),
+		    avro_schema_record_field_get_by_index(reader, (int)i)))
+			return 0;
+	return (int)nr;
+}
+
 /* A new header: parse its schema and set up resolution to the reader. */
 static int
 use_header(struct src *s)
@@ -296,6 +325,7 @@ use_header(struct src *s)
 	s->walker = walker_new(s->writer);
 	s->by_fields = walker_is_record(s->walker, STREAM_MAXFIELDS);
 	s->rec.nfields = -1;
+	s->prefix = 0;
 	if (walker_recursive(s->walker)) {
 		avro_schema_decref(s->writer);
 		s->writer = NULL;
@@ -310,6 +340,9 @@ use_header(struct src *s)
 		avro_generic_value_new(s->value_iface, &s->value);
 	}
 	if (avro_schema_equal(s->writer, s->reader))
+		return 0;
+	if (s->by_fields && (s->prefix = extends_reader(s->writer,
+	    s->reader)) > 0)
 		return 0;
 	if (make_resolver(s, text, &msg) < 0) {
 		rc = reject(name, 0, NULL, 0, NULL, "writer schema %s "
@@ -429,6 +462,11 @@ src_next(struct src *s, struct rec **out)
 			s->rec.undecodable = 0;
 			s->rec.raw = s->block + s->pos;
 			s->rec.rawlen = (size_t)span;
+			if (s->prefix > 0) {
+				/* Only the reader's fields are the record. */
+				s->rec.nfields = s->prefix;
+				s->rec.rawlen = s->off[s->prefix];
+			}
 			s->rec.same_schema = s->resolver == NULL;
 			s->rec.value = NULL;
 			s->pos += (size_t)span;
