@@ -11,6 +11,9 @@
 #include "lib/resolve.h"
 #include "lib/util.h"
 
+/* ": " after a field path, nothing before the top level's message. */
+#define SEP(path)	(*(path) ? ": " : "")
+
 static avro_schema_t
 deref(avro_schema_t s)
 {
@@ -64,7 +67,7 @@ check(avro_schema_t w, avro_schema_t r, const char *path, char *why,
 	w = deref(w);
 	r = deref(r);
 	if (depth > 64) {
-		snprintf(why, len, "%s: nesting too deep", path);
+		snprintf(why, len, "%s%snesting too deep", path, SEP(path));
 		return -1;
 	}
 	if (is_avro_union(w)) {
@@ -82,14 +85,14 @@ check(avro_schema_t w, avro_schema_t r, const char *path, char *why,
 			if (matches(w, avro_schema_union_branch(r, (int)i)))
 				return check(w, avro_schema_union_branch(r,
 				    (int)i), path, why, len, depth + 1);
-		snprintf(why, len, "%s: no branch of the reader's union takes "
-		    "a %s", path, is_avro_named_type(w) ?
+		snprintf(why, len, "%s%sno branch of the reader's union takes "
+		    "a %s", path, SEP(path), is_avro_named_type(w) ?
 		    avro_schema_name(w) : avro_schema_type_name(w));
 		return -1;
 	}
 	if (!matches(w, r)) {
-		snprintf(why, len, "%s: writer's %s cannot be read as %s",
-		    path, is_avro_named_type(w) ? avro_schema_name(w) :
+		snprintf(why, len, "%s%swriter's %s cannot be read as %s",
+		    path, SEP(path), is_avro_named_type(w) ? avro_schema_name(w) :
 		    avro_schema_type_name(w), is_avro_named_type(r) ?
 		    avro_schema_name(r) : avro_schema_type_name(r));
 		return -1;
