@@ -26,6 +26,7 @@
 #include "lib/append.h"
 #include "lib/config.h"
 #include "lib/db.h"
+#include "lib/kafka.h"
 #include "lib/map.h"
 #include "lib/schema.h"
 #include "lib/stream.h"
@@ -122,6 +123,7 @@ help(void)
 	    "  -s, --set K=V       one setting, after the config file\n"
 	    "  -v, --verbose       counts and rate on stderr\n"
 	    "  -h, --help          this help\n");
+	kafka_help(stdout);
 }
 
 /*
@@ -180,7 +182,7 @@ light_one(struct warner *w, const struct view *v, struct slot *sl,
 	int watch = view_bool(v, fx[F_WATCH]);
 	int streak = (int)view_long(v, fx[F_STREAK]);
 	double ltv = NAN, drop = NAN;
-	int was, light = GREEN, l, nr = 0, ltvl = GREEN, dropl = GREEN;
+	int was, light = GREEN, l, nr = 0, ltvl, dropl;
 	void *prev;
 
 	view_opt_string(v, fx[F_LOAN], loan, sizeof(loan));
@@ -188,6 +190,9 @@ light_one(struct warner *w, const struct view *v, struct slot *sl,
 	view_string(v, fx[F_GRADE], grade, sizeof(grade));
 	prev = map_get(w->lights, loan);
 	was = prev ? LIGHT(prev) : -1;
+	/* A criterion that cannot be judged now keeps its level. */
+	ltvl = prev ? LTV_LEVEL(prev) : GREEN;
+	dropl = prev ? DROP_LEVEL(prev) : GREEN;
 	buf_clear(msg);
 	if (value > 0) {
 		ltv = balance / value;
@@ -204,7 +209,8 @@ light_one(struct warner *w, const struct view *v, struct slot *sl,
 			buf_addf(msg, " less the %.2f margin, held", ltv_margin);
 	}
 	if (value > 0 && next > 0) {
-		drop = 1 - next / value;
+		/* One rounding, as for the ltv: 950 of 1000 is 0.05. */
+		drop = (value - next) / value;
 		l = dropl = level_of(drop, drop_yellow, drop_red, drop_margin,
 		    prev ? DROP_LEVEL(prev) : GREEN);
 		if (l > GREEN) {
@@ -232,7 +238,7 @@ light_one(struct warner *w, const struct view *v, struct slot *sl,
 	if (!(value > 0) || comps < thin_comps) {
 		reasons[nr++] = "THIN_DATA";
 		if (value > 0)
-			buf_addf(msg, "%sonly %.0f effective comparables",
+			buf_addf(msg, "%sonly %.1f effective comparables",
 			    msg->len ? "; " : "", comps);
 		else
 			buf_addf(msg, "%sno value: no fitted price for the "
@@ -339,6 +345,7 @@ main(int argc, char *argv[])
 		{ "state",	  required_argument, NULL, 'S' },
 		{ "set",	  required_argument, NULL, 's' },
 		{ "verbose",	  no_argument,	     NULL, 'v' },
+		KAFKA_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct warner w = { 0 };
@@ -355,8 +362,8 @@ main(int argc, char *argv[])
 	int c, i, rc, verbose = 0, print = 0, nsets = 0, status;
 	double t0 = now_seconds();
 
-	while ((c = getopt_long(argc, argv, "Cc:e:hLo:pS:s:v", longopts,
-	    NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "Cc:e:hLo:pS:s:v" KAFKA_OPTSTRING,
+	    longopts, NULL)) != -1) {
 		switch (c) {
 		case 'C':
 			w.changes = 1;
@@ -392,6 +399,8 @@ main(int argc, char *argv[])
 			verbose = 1;
 			break;
 		default:
+			if (kafka_option(c, optarg))
+				break;
 			usage(stderr);
 			return 2;
 		}
@@ -401,6 +410,10 @@ main(int argc, char *argv[])
 	free(sets);
 	if (ltv_yellow > ltv_red || drop_yellow > drop_red)
 		errx(2, "settings: a yellow threshold above its red one");
+	if (watch_light != (int)watch_light || grade_light !=
+	    (int)grade_light || thin_light != (int)thin_light)
+		errx(2, "settings: watch.light, grade.light and thin.light "
+		    "are 0, 1 or 2");
 	if (print) {
 		config_print(stdout, settings, NELEM(settings));
 		return 0;
