@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "lib/flat.h"
+#include "lib/kafka.h"
 #include "lib/schema.h"
 #include "lib/stream.h"
 
@@ -56,6 +57,7 @@ help(void)
 	    "  -s, --schema        print the writer schema and exit\n"
 	    "  -v, --verbose       counts and rate on stderr\n"
 	    "  -h, --help          this help\n");
+	kafka_help(stdout);
 }
 
 static void
@@ -303,6 +305,7 @@ main(int argc, char *argv[])
 		{ "reencode",	no_argument,	   NULL, 'R' },
 		{ "schema",	no_argument,	   NULL, 's' },
 		{ "verbose",	no_argument,	   NULL, 'v' },
+		KAFKA_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct out o = { 0 };
@@ -313,8 +316,8 @@ main(int argc, char *argv[])
 	int reencode = 0;
 	double t0 = now_seconds();
 
-	while ((c = getopt_long(argc, argv, "c:e:f:hRsv", longopts, NULL))
-	    != -1) {
+	while ((c = getopt_long(argc, argv, "c:e:f:hRsv" KAFKA_OPTSTRING,
+	    longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			columns = optarg;
@@ -351,6 +354,8 @@ main(int argc, char *argv[])
 			verbose = 1;
 			break;
 		default:
+			if (kafka_option(c, optarg))
+				break;
 			usage(stderr);
 			return 2;
 		}

@@ -21,6 +21,7 @@
 
 #include "lib/append.h"
 #include "lib/db.h"
+#include "lib/kafka.h"
 #include "lib/map.h"
 #include "lib/schema.h"
 #include "lib/stat.h"
@@ -1445,6 +1446,7 @@ help(void)
 	    "months (24)\n"
 	    "  -v, --verbose           counts and rate on stderr\n"
 	    "  -h, --help              this help\n");
+	kafka_help(stdout);
 }
 
 static double
@@ -1494,6 +1496,7 @@ main(int argc, char *argv[])
 		{ "volume-source",   required_argument, NULL, 'V' },
 		{ "verbose",	     no_argument,	NULL, 'v' },
 		{ "window",	     required_argument, NULL, 'w' },
+		KAFKA_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct state st = { 0 };
@@ -1517,8 +1520,8 @@ main(int argc, char *argv[])
 	st.o.max_vehicles = 1000000;
 	st.o.cohort_prior = 3;
 	st.o.region_prior = 20;
-	while ((c = getopt_long(argc, argv, "c:d:e:H:hI:k:l:M:n:o:r:s:V:vw:",
-	    longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv,
+	    "c:d:e:H:hI:k:l:M:n:o:r:s:V:vw:" KAFKA_OPTSTRING, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			st.o.min_comps = number_arg(c, optarg, 1, 1e9);
@@ -1573,6 +1576,8 @@ main(int argc, char *argv[])
 			st.o.window = (int)number_arg(c, optarg, 3, RING);
 			break;
 		default:
+			if (kafka_option(c, optarg))
+				break;
 			usage(stderr);
 			return 2;
 		}

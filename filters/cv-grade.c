@@ -20,6 +20,7 @@
 #include "lib/config.h"
 #include "lib/csv.h"
 #include "lib/db.h"
+#include "lib/kafka.h"
 #include "lib/map.h"
 #include "lib/schema.h"
 #include "lib/stream.h"
@@ -147,6 +148,7 @@ help(void)
 	    "  -s, --set K=V       one setting, after the config file\n"
 	    "  -v, --verbose       counts and rate on stderr\n"
 	    "  -h, --help          this help\n");
+	kafka_help(stdout);
 }
 
 /* A number from the reference table, NAN if empty; exits if bad. */
@@ -453,6 +455,7 @@ main(int argc, char *argv[])
 		{ "state",	  required_argument, NULL, 'S' },
 		{ "set",	  required_argument, NULL, 's' },
 		{ "verbose",	  no_argument,	     NULL, 'v' },
+		KAFKA_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct grader g = { 0 };
@@ -466,8 +469,8 @@ main(int argc, char *argv[])
 	int c, i, rc, verbose = 0, print = 0, nsets = 0, status;
 	double t0 = now_seconds();
 
-	while ((c = getopt_long(argc, argv, "c:e:ho:pr:S:s:v", longopts,
-	    NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:e:ho:pr:S:s:v" KAFKA_OPTSTRING,
+	    longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			config_load(optarg, settings, NELEM(settings));
@@ -501,6 +504,8 @@ main(int argc, char *argv[])
 			verbose = 1;
 			break;
 		default:
+			if (kafka_option(c, optarg))
+				break;
 			usage(stderr);
 			return 2;
 		}

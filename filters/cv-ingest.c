@@ -22,6 +22,7 @@
 #include <jansson.h>
 
 #include "lib/csv.h"
+#include "lib/kafka.h"
 #include "lib/schema.h"
 #include "lib/stream.h"
 #include "lib/timeparse.h"
@@ -143,7 +144,7 @@ struct held {
 static void
 usage(FILE *fp)
 {
-	fprintf(fp, "usage: cv-ingest [-Sv] [-e on-error] [-F csv|json] "
+	fprintf(fp, "usage: cv-ingest [-Sv] [-e on-error] [-f csv|json] "
 	    "[-M mapfile] [-m field=column] [-o file] [-s field=value] "
 	    "[file ...]\n");
 }
@@ -154,7 +155,7 @@ help(void)
 	usage(stdout);
 	printf("  -e, --on-error X     fail (default), skip, or a file for "
 	    "rejected rows\n"
-	    "  -F, --input-format F csv (default) or json (one object a "
+	    "  -f, --input-format F csv (default) or json (one object a "
 	    "line)\n"
 	    "  -M, --map FILE       mapping file (pipelines/maps/*.map)\n"
 	    "  -m, --map-field F=C  fill field F from column C (name, A|B, "
@@ -166,6 +167,7 @@ help(void)
 	    "%%l line)\n"
 	    "  -v, --verbose        counts and rate on stderr\n"
 	    "  -h, --help           this help\n");
+	kafka_help(stdout);
 }
 
 static int
@@ -690,7 +692,8 @@ ingest_row(struct ingest *g)
 		}
 	}
 	if (!bad && g->is_vehicle) {
-		civil_from_days(l[V_OBSERVED] / MS_PER_DAY - (l[V_OBSERVED] < 0), &y, &mo, &dd);
+		civil_from_days(l[V_OBSERVED] / MS_PER_DAY -
+		    (l[V_OBSERVED] < 0), &y, &mo, &dd);
 		age = (double)(y - l[V_YEAR]) + (mo - 1) / 12.0 + 0.25;
 		if (l[V_YEAR] > y + 1)
 			bad = bad_row(g, "%s: model year %lld is after the "
@@ -1014,7 +1017,7 @@ main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "on-error",	  required_argument, NULL, 'e' },
-		{ "input-format", required_argument, NULL, 'F' },
+		{ "input-format", required_argument, NULL, 'f' },
 		{ "help",	  no_argument,	     NULL, 'h' },
 		{ "map",	  required_argument, NULL, 'M' },
 		{ "map-field",	  required_argument, NULL, 'm' },
@@ -1022,6 +1025,7 @@ main(int argc, char *argv[])
 		{ "sort",	  no_argument,	     NULL, 'S' },
 		{ "set",	  required_argument, NULL, 's' },
 		{ "verbose",	  no_argument,	     NULL, 'v' },
+		KAFKA_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	static char *dash[] = { "-" };
@@ -1034,16 +1038,16 @@ main(int argc, char *argv[])
 
 	set_type(&g, "vehicle", "default");
 	/* The map file comes first, so -m and -s override it. */
-	while ((c = getopt_long(argc, argv, "e:F:hM:m:o:Ss:v", longopts,
-	    NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "e:f:hM:m:o:Ss:v" KAFKA_OPTSTRING,
+	    longopts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
 			if (reject_policy(optarg) < 0)
 				return 2;
 			break;
-		case 'F':
+		case 'f':
 			if (strcmp(optarg, "csv") && strcmp(optarg, "json")) {
-				warnx("-F: %s: not csv or json", optarg);
+				warnx("-f: %s: not csv or json", optarg);
 				usage(stderr);
 				return 2;
 			}
@@ -1062,13 +1066,15 @@ main(int argc, char *argv[])
 		case 'v':
 			break;
 		default:
+			if (kafka_option(c, optarg))
+				break;
 			usage(stderr);
 			return 2;
 		}
 	}
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "e:F:hM:m:o:Ss:v", longopts,
-	    NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "e:f:hM:m:o:Ss:v" KAFKA_OPTSTRING,
+	    longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
 		case 's':
@@ -1107,6 +1113,8 @@ main(int argc, char *argv[])
 	}
 	if (nfiles > 1)
 		g.sort = 1;
+	if (kafka_input())
+		errx(2, "-t: cv-ingest reads CSV or JSON lines, not topics");
 	stream_init();
 	setup_output(&g, out);
 	for (i = 0; i < nfiles && !g.stop && !stream_stop; i++) {

@@ -25,6 +25,7 @@
 #include <gsl/gsl_cdf.h>
 
 #include "lib/append.h"
+#include "lib/kafka.h"
 #include "lib/models.h"
 #include "lib/schema.h"
 #include "lib/stream.h"
@@ -117,6 +118,7 @@ help(void)
 	    "  -o, --output FILE     write there instead of stdout\n"
 	    "  -v, --verbose         counts and rate on stderr\n"
 	    "  -h, --help            this help\n");
+	kafka_help(stdout);
 }
 
 /* A stored version, made ready to apply; exits if it does not fit. */
@@ -432,6 +434,7 @@ main(int argc, char *argv[])
 		{ "point-in-time", no_argument,	      NULL, 'P' },
 		{ "version",	   required_argument, NULL, 'V' },
 		{ "verbose",	   no_argument,	      NULL, 'v' },
+		KAFKA_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct predict p = { 0 };
@@ -446,8 +449,8 @@ main(int argc, char *argv[])
 
 	p.kind = HEDONIC;
 	p.interval = 0.9;
-	while ((c = getopt_long(argc, argv, "e:hi:k:m:o:PV:v", longopts,
-	    NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "e:hi:k:m:o:PV:v" KAFKA_OPTSTRING,
+	    longopts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
 			if (reject_policy(optarg) < 0)
@@ -491,6 +494,8 @@ main(int argc, char *argv[])
 			verbose = 1;
 			break;
 		default:
+			if (kafka_option(c, optarg))
+				break;
 			usage(stderr);
 			return 2;
 		}

@@ -24,6 +24,7 @@
 
 #include "lib/db.h"
 #include "lib/flat.h"
+#include "lib/kafka.h"
 #include "lib/map.h"
 #include "lib/schema.h"
 #include "lib/stream.h"
@@ -102,6 +103,7 @@ help(void)
 	    "  -p, --price C      the realised price column (price)\n"
 	    "  -v, --verbose      counts on stderr\n"
 	    "  -h, --help         this help\n");
+	kafka_help(stdout);
 }
 
 /*
@@ -508,6 +510,7 @@ main(int argc, char *argv[])
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ "price",	required_argument, NULL, 'p' },
 		{ "verbose",	no_argument,	   NULL, 'v' },
+		KAFKA_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct score sc = { 0 };
@@ -516,8 +519,8 @@ main(int argc, char *argv[])
 	const char *list = NULL, *price = "price", *dbpath = NULL;
 	int c, i, rc, verbose = 0, status, started = 0;
 
-	while ((c = getopt_long(argc, argv, "ac:d:e:g:hp:v", longopts, NULL))
-	    != -1) {
+	while ((c = getopt_long(argc, argv, "ac:d:e:g:hp:v" KAFKA_OPTSTRING,
+	    longopts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
 			sc.any = 1;
@@ -551,6 +554,8 @@ main(int argc, char *argv[])
 			verbose = 1;
 			break;
 		default:
+			if (kafka_option(c, optarg))
+				break;
 			usage(stderr);
 			return 2;
 		}

@@ -29,6 +29,7 @@
 #include <gsl/gsl_rng.h>
 #include <jansson.h>
 
+#include "lib/kafka.h"
 #include "lib/schema.h"
 #include "lib/stream.h"
 #include "lib/timeparse.h"
@@ -197,6 +198,7 @@ help(void)
 	    "      --trims N            trims per model (3)\n"
 	    "      --volatility S       monthly sd of the market's index "
 	    "moves (0.01)\n");
+	kafka_help(stdout);
 }
 
 static void
@@ -1090,6 +1092,7 @@ main(int argc, char *argv[])
 		{ "start",		required_argument, NULL, O_START },
 		{ "trims",		required_argument, NULL, O_TRIMS },
 		{ "volatility",		required_argument, NULL, O_VOLATILITY },
+		KAFKA_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct opts o = {
@@ -1107,8 +1110,8 @@ main(int argc, char *argv[])
 	int c, t, verbose = 0;
 	double t0 = now_seconds(), dt;
 
-	while ((c = getopt_long(argc, argv, "N:S:hn:o:p:s:v", longopts,
-	    NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "N:S:hn:o:p:s:v" KAFKA_OPTSTRING,
+	    longopts, NULL)) != -1) {
 		switch (c) {
 		case 'N':
 			if (parse_long(optarg, &n) < 0 || n < 0 ||
@@ -1194,6 +1197,8 @@ main(int argc, char *argv[])
 			o.volatility = opt_double("--volatility", optarg);
 			break;
 		default:
+			if (kafka_option(c, optarg))
+				break;
 			usage(stderr);
 			return 2;
 		}

@@ -35,6 +35,7 @@
 #include <gsl/gsl_statistics_double.h>
 
 #include "lib/append.h"
+#include "lib/kafka.h"
 #include "lib/models.h"
 #include "lib/schema.h"
 #include "lib/stream.h"
@@ -111,6 +112,7 @@ help(void)
 	    "                      in force from TIME on (cv-predict -P)\n"
 	    "  -v, --verbose       the fits on stderr\n"
 	    "  -h, --help          this help\n");
+	kafka_help(stdout);
 }
 
 static void
@@ -637,15 +639,16 @@ main(int argc, char *argv[])
 	static const struct option longopts[] = {
 		{ "min-class", required_argument, NULL, 'c' },
 		{ "on-error",  required_argument, NULL, 'e' },
-		{ "from",      required_argument, NULL, 'f' },
+		{ "since",     required_argument, NULL, 'f' },
 		{ "help",      no_argument,	  NULL, 'h' },
 		{ "interval",  required_argument, NULL, 'i' },
 		{ "kinds",     required_argument, NULL, 'k' },
 		{ "models",    required_argument, NULL, 'm' },
 		{ "min-rows",  required_argument, NULL, 'n' },
 		{ "method",    required_argument, NULL, 'r' },
-		{ "until",     required_argument, NULL, 'u' },
+		{ "before",    required_argument, NULL, 'u' },
 		{ "verbose",   no_argument,	  NULL, 'v' },
+		KAFKA_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
 	};
 	struct train t = { 0 };
@@ -668,8 +671,8 @@ main(int argc, char *argv[])
 	t.interval = 0.9;
 	t.from = INT64_MIN;
 	t.until = INT64_MAX;
-	while ((c = getopt_long(argc, argv, "c:e:f:hi:k:m:n:r:u:v", longopts,
-	    NULL)) != -1) {
+	while ((c = getopt_long(argc, argv,
+	    "c:e:f:hi:k:m:n:r:u:v" KAFKA_OPTSTRING, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			t.min_class = (size_t)number_arg(c, optarg, 2, 1e9);
@@ -714,6 +717,8 @@ main(int argc, char *argv[])
 			verbose = 1;
 			break;
 		default:
+			if (kafka_option(c, optarg))
+				break;
 			usage(stderr);
 			return 2;
 		}

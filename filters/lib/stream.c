@@ -15,13 +15,17 @@
 
 #include "lib/avrowalk.h"
 #include "lib/fingerprint.h"
+#include "lib/kafka.h"
 #include "lib/ocf.h"
 #include "lib/resolve.h"
 #include "lib/schema.h"
 #include "lib/stream.h"
+#include "lib/view.h"
 
 #define STREAM_MAXFIELDS	128
 
+/* Something failed (a reject, an undelivered record): exit status 1. */
+static int failed;
 volatile sig_atomic_t stream_stop;
 struct tally tally;
 
@@ -102,6 +106,10 @@ struct src {
 	int64_t		(*time)(struct rec *);
 	int64_t		  seqno;
 	struct rec	  rec;
+	/* a Kafka source (-t): one message is a one-record block */
+	struct kin	 *kin;
+	struct kmsg	  kmsg;
+	const char	 *kschema;	/* writer schema of the current one */
 };
 
 struct src *
@@ -111,6 +119,7 @@ src_open(char *const *paths, int n, const char *reader_schema)
 	struct src *s = ecalloc(1, sizeof(*s));
 	int i;
 
+	kafka_check(n);
 	if (n == 0) {
 		paths = dash;
 		n = 1;
@@ -134,6 +143,8 @@ src_open(char *const *paths, int n, const char *reader_schema)
 	s->rec.owner = s;
 	s->rec.off = s->off;
 	s->rec.nfields = -1;
+	if (kafka_input())
+		s->kin = kin_open();
 	return s;
 }
 
@@ -150,6 +161,42 @@ drop_resolver(struct src *s)
 		avro_value_iface_decref(s->proj_iface);
 		projection_free(s->proj);
 		s->proj = NULL;
+	}
+}
+
+static int use_schema(struct src *, const char *, const char *);
+
+static int
+use_header(struct src *s)
+{
+	return use_schema(s, ocf_schema_text(s->ocf), s->paths[s->cur]);
+}
+
+/*
+ * The next Kafka message as a block of one record: 1, 0 at the end, -1
+ * to stop.  A message of another writer schema sets that one up.
+ */
+static int
+kafka_block(struct src *s)
+{
+	struct kmsg *m = &s->kmsg;
+	int rc;
+
+	for (;;) {
+		if ((rc = kin_next(s->kin, m)) <= 0)
+			return rc;
+		if (s->kschema == NULL || strcmp(s->kschema, m->schema) != 0) {
+			s->kschema = m->schema;
+			if (use_schema(s, schema_text(m->schema), m->topic) < 0)
+				return -1;
+		}
+		if (s->writer == NULL)
+			continue;	/* rejected: its schema cannot be read */
+		s->block = m->body;
+		s->blocklen = m->len;
+		s->pos = 0;
+		s->left = 1;
+		return 1;
 	}
 }
 
@@ -294,12 +341,11 @@ extends_reader(avro_schema_t writer, avro_schema_t reader)
 	return (int)nr;
 }
 
-/* A new header: parse its schema and set up resolution to the reader. */
+/* A new writer schema (a header's, or a message's): parse it and set up
+ * resolution to the reader; name says where it came from. */
 static int
-use_header(struct src *s)
+use_schema(struct src *s, const char *text, const char *name)
 {
-	const char *text = ocf_schema_text(s->ocf);
-	const char *name = s->paths[s->cur];
 	char *canon, *why, *msg = NULL;
 	int rc;
 
@@ -437,6 +483,14 @@ src_next(struct src *s, struct rec **out)
 			tally.read++;
 			s->rec.origin = s->paths[s->cur];
 			s->rec.seqno = s->seqno;
+			if (s->kin != NULL) {
+				s->rec.origin = s->kmsg.topic;
+				s->rec.partition = s->kmsg.partition;
+				s->rec.seqno = s->kmsg.offset;
+				s->rec.key = s->kmsg.key;
+				s->rec.keylen = s->kmsg.keylen;
+				s->rec.timestamp_ms = s->kmsg.timestamp;
+			}
 			if (s->by_fields) {
 				s->rec.nfields = walker_fields(s->walker,
 				    s->block + s->pos, s->blocklen - s->pos,
@@ -481,6 +535,11 @@ src_next(struct src *s, struct rec **out)
 				return 1;
 			if (stream_stop)
 				return -1;
+			continue;
+		}
+		if (s->kin != NULL) {
+			if ((rc = kafka_block(s)) <= 0)
+				return rc;
 			continue;
 		}
 		if (s->ocf == NULL) {
@@ -579,7 +638,9 @@ void
 src_ack(struct src *s, struct rec *r)
 {
 	(void)s;
-	(void)r;
+	s = r->owner;		/* a merge's records are its inputs' */
+	if (s->kin != NULL)
+		kin_ack(s->kin, r->origin, r->partition, r->seqno);
 }
 
 avro_schema_t
@@ -611,6 +672,7 @@ src_close(struct src *s)
 	free(s->heads);
 	free(s->head_t);
 	close_input(s);
+	kin_close(s->kin);
 	drop_resolver(s);
 	walker_free(s->walker);
 	if (s->value_iface != NULL) {
@@ -635,6 +697,9 @@ struct sink {
 	char		*path;
 	int		 fd;
 	struct ocf_writer *ocf;
+	struct kout	*kout;		/* -T: a topic instead */
+	struct buf	 enc;		/* a value encoded for it */
+	avro_writer_t	 mw;
 };
 
 struct sink *
@@ -642,6 +707,14 @@ sink_open(const char *path, const char *schema_text)
 {
 	struct sink *k = ecalloc(1, sizeof(*k));
 
+	if (kafka_output()) {
+		if (path != NULL)
+			errx(2, "-T: write a topic or a file, not both");
+		k->path = estrdup(kafka.out_topic);
+		k->kout = kout_open(schema_text);
+		k->mw = avro_writer_memory("", 0);
+		return k;
+	}
 	if (path == NULL || strcmp(path, "-") == 0) {
 		k->path = estrdup("stdout");
 		k->fd = 1;
@@ -663,6 +736,15 @@ sink_put(struct sink *k, avro_value_t *v, const void *key, size_t keylen)
 {
 	(void)key;
 	(void)keylen;
+	if (k->kout != NULL) {
+		buf_clear(&k->enc);
+		if (enc_value(&k->enc, k->mw, v) < 0)
+			errx(1, "%s: cannot encode: %s", k->path,
+			    avro_strerror());
+		kout_put(k->kout, k->enc.p, k->enc.len);
+		tally.written++;
+		return;
+	}
 	if (ocf_write_value(k->ocf, v) < 0) {
 		if (errno == EINVAL)
 			errx(1, "%s: cannot encode: %s", k->path,
@@ -678,6 +760,11 @@ sink_put_raw(struct sink *k, const void *p, size_t n, const void *key,
 {
 	(void)key;
 	(void)keylen;
+	if (k->kout != NULL) {
+		kout_put(k->kout, p, n);
+		tally.written++;
+		return;
+	}
 	if (ocf_write_raw(k->ocf, p, n, 1) < 0)
 		err(1, "%s", k->path);
 	tally.written++;
@@ -686,8 +773,22 @@ sink_put_raw(struct sink *k, const void *p, size_t n, const void *key,
 void
 sink_close(struct sink *k)
 {
+	int64_t lost;
+
 	if (k == NULL)
 		return;
+	if (k->kout != NULL) {
+		if ((lost = kout_close(k->kout)) > 0) {
+			warnx("%s: %lld records not delivered", k->path,
+			    (long long)lost);
+			failed = 1;
+		}
+		avro_writer_free(k->mw);
+		buf_free(&k->enc);
+		free(k->path);
+		free(k);
+		return;
+	}
 	if (ocf_writer_close(k->ocf) < 0)
 		err(1, "%s", k->path);
 	if (k->fd > 1 && close(k->fd) < 0)
@@ -700,7 +801,6 @@ enum policy { ON_FAIL, ON_SKIP, ON_FILE };
 static enum policy policy = ON_FAIL;
 static FILE *reject_fp;
 static char *reject_path;
-static int failed;
 
 int
 reject_policy(const char *arg)
