@@ -37,7 +37,10 @@ struct flat {
 	size_t		  nnamed;
 	char		**names;
 	enum flat_type	 *types;
+	enum flat_type	 *vtypes;	/* of flat_values() */
+	enum flat_time	 *times;
 	size_t		  ncols;
+	struct flat_val	 *vals;
 	char		**cells;
 	struct buf	  text;
 	size_t		 *offsets;
@@ -216,15 +219,52 @@ cell_type(struct node *n)
 	}
 }
 
+/* The type of n's value in flat_values(): see flat_valtype(). */
+static enum flat_type
+value_type(struct node *n)
+{
+	switch (n->kind) {
+	case K_BOOL: case K_INT: case K_LONG:
+		return FLAT_INTEGER;
+	case K_FLOAT: case K_DOUBLE:
+		return FLAT_REAL;
+	default:
+		return FLAT_TEXT;
+	}
+}
+
+static enum flat_time
+time_type(struct node *n)
+{
+	switch (n->logical) {
+	case L_DATE:
+		return FLAT_DATE;
+	case L_TS_MILLIS:
+		return FLAT_MILLIS;
+	case L_TS_MICROS:
+		return FLAT_MICROS;
+	default:
+		return FLAT_NOT_TIME;
+	}
+}
+
+/* Add a column for the scalar n, or for text (a union's type, JSON). */
 static void
 add_col(struct flat *f, const char *prefix, const char *name,
-    enum flat_type t)
+    struct node *n)
 {
-	f->names = erealloc(f->names, (f->ncols + 1) * sizeof(*f->names));
-	f->types = erealloc(f->types, (f->ncols + 1) * sizeof(*f->types));
-	f->names[f->ncols] = *prefix ? (*name ? easprintf("%s.%s", prefix,
+	size_t c = f->ncols;
+
+	f->names = erealloc(f->names, (c + 1) * sizeof(*f->names));
+	f->types = erealloc(f->types, (c + 1) * sizeof(*f->types));
+	f->vtypes = erealloc(f->vtypes, (c + 1) * sizeof(*f->vtypes));
+	f->times = erealloc(f->times, (c + 1) * sizeof(*f->times));
+	f->names[c] = *prefix ? (*name ? easprintf("%s.%s", prefix,
 	    name) : estrdup(prefix)) : estrdup(*name ? name : "value");
-	f->types[f->ncols++] = t;
+	f->types[c] = n ? cell_type(n) : FLAT_TEXT;
+	f->vtypes[c] = n ? value_type(n) : FLAT_TEXT;
+	f->times[c] = n ? time_type(n) : FLAT_NOT_TIME;
+	f->ncols++;
 }
 
 static void
@@ -234,7 +274,7 @@ name_cols(struct flat *f, struct node *n, const char *prefix, int depth)
 	size_t i;
 
 	if (depth > 64) {
-		add_col(f, prefix, "", FLAT_TEXT);
+		add_col(f, prefix, "", NULL);
 		return;
 	}
 	switch (n->kind) {
@@ -252,7 +292,7 @@ name_cols(struct flat *f, struct node *n, const char *prefix, int depth)
 			    prefix, depth + 1);
 			return;
 		}
-		add_col(f, prefix, "type", FLAT_TEXT);
+		add_col(f, prefix, "type", NULL);
 		for (i = 0; i < n->nkids; i++) {
 			struct node *k = n->kids[i];
 			const char *bn = k->name ? k->name :
@@ -267,7 +307,7 @@ name_cols(struct flat *f, struct node *n, const char *prefix, int depth)
 		}
 		return;
 	default:
-		add_col(f, prefix, "", cell_type(n));
+		add_col(f, prefix, "", n);
 	}
 }
 
@@ -294,6 +334,7 @@ flat_new(const char *schema_text, const char **why)
 {
 	struct flat *f = ecalloc(1, sizeof(*f));
 	json_t *j = json_loads(schema_text, 0, NULL);
+	size_t i;
 
 	if (j == NULL) {
 		*why = "schema is not JSON";
@@ -310,6 +351,9 @@ flat_new(const char *schema_text, const char **why)
 	name_cols(f, f->root, "", 0);
 	f->cells = ecalloc(f->ncols, sizeof(*f->cells));
 	f->offsets = ecalloc(f->ncols, sizeof(*f->offsets));
+	f->vals = ecalloc(f->ncols + 1, sizeof(*f->vals));
+	for (i = 0; i < f->ncols; i++)
+		f->vals[i].type = f->vtypes[i];
 	return f;
 }
 
@@ -325,6 +369,9 @@ flat_free(struct flat *f)
 		free(f->names[i]);
 	free(f->names);
 	free(f->types);
+	free(f->vtypes);
+	free(f->times);
+	free(f->vals);
 	free(f->named);
 	free(f->cells);
 	free(f->offsets);
@@ -365,6 +412,18 @@ enum flat_type
 flat_coltype(const struct flat *f, size_t i)
 {
 	return f->types[i];
+}
+
+enum flat_type
+flat_valtype(const struct flat *f, size_t i)
+{
+	return f->vtypes[i];
+}
+
+enum flat_time
+flat_coltime(const struct flat *f, size_t i)
+{
+	return f->times[i];
 }
 
 void
@@ -678,4 +737,140 @@ flat_row(struct flat *f, avro_value_t *v)
 		if (f->cells[i] != NULL)
 			f->cells[i] = f->text.p + f->offsets[i];
 	return f->cells;
+}
+
+/* Text for cell *col, kept in f->text until flat_values() points at it. */
+static void
+start_text(struct flat *f, size_t col)
+{
+	f->offsets[col] = f->text.len;
+	f->vals[col].null = 0;
+	f->vals[col].s = NULL;
+}
+
+static void
+end_text(struct flat *f, size_t col)
+{
+	f->vals[col].len = f->text.len - f->offsets[col];
+	buf_addc(&f->text, '\0');
+}
+
+/* Fill f->vals from *col on, as fill_cells() fills the text cells. */
+static void
+fill_values(struct flat *f, struct node *n, avro_value_t *v, size_t *col,
+    int depth)
+{
+	struct flat_val *c = &f->vals[*col];
+	avro_value_t k, br;
+	const char *s;
+	size_t i, len;
+	int32_t i32;
+	float fl;
+	int disc, b;
+	size_t bk;
+
+	if (depth > 64) {
+		start_text(f, *col);
+		add_json(&f->text, n, v);
+		end_text(f, (*col)++);
+		return;
+	}
+	switch (n->kind) {
+	case K_RECORD:
+		for (i = 0; i < n->nkids; i++) {
+			avro_value_get_by_index(v, i, &k, NULL);
+			fill_values(f, n->kids[i], &k, col, depth + 1);
+		}
+		return;
+	case K_UNION:
+		avro_value_get_discriminant(v, &disc);
+		avro_value_get_current_branch(v, &br);
+		if (n->nullable) {
+			if (n->kids[disc]->kind == K_NULL)
+				*col += count_cols(n->kids[1 - disc],
+				    depth + 1);
+			else
+				fill_values(f, n->kids[disc], &br, col,
+				    depth + 1);
+			return;
+		}
+		bk = n->kids[disc]->kind;
+		c->null = 0;
+		c->s = n->kids[disc]->name ? n->kids[disc]->name :
+		    prims[bk < NELEM(prims) ? bk : 0].name;
+		c->len = strlen(c->s);
+		(*col)++;
+		for (i = 0; i < n->nkids; i++) {
+			if (n->kids[i]->kind == K_NULL)
+				continue;
+			if ((int)i == disc)
+				fill_values(f, n->kids[i], &br, col,
+				    depth + 1);
+			else
+				*col += count_cols(n->kids[i], depth + 1);
+		}
+		return;
+	case K_NULL:
+		(*col)++;
+		return;
+	case K_BOOL:
+		avro_value_get_boolean(v, &b);
+		c->i = b != 0;
+		break;
+	case K_INT:
+		avro_value_get_int(v, &i32);
+		c->i = i32;
+		break;
+	case K_LONG:
+		avro_value_get_long(v, &c->i);
+		break;
+	case K_FLOAT:
+		avro_value_get_float(v, &fl);
+		c->d = fl;
+		break;
+	case K_DOUBLE:
+		avro_value_get_double(v, &c->d);
+		break;
+	case K_STRING:
+		/* The value's own bytes: they live until it is reset. */
+		avro_value_get_string(v, &s, &len);
+		c->s = s ? s : "";
+		c->len = len ? len - 1 : 0;
+		break;
+	case K_ENUM:
+		avro_value_get_enum(v, &i32);
+		c->s = avro_schema_enum_get(avro_value_get_schema(v), i32);
+		c->len = strlen(c->s);
+		break;
+	case K_ARRAY:
+	case K_MAP:
+		start_text(f, *col);
+		add_json(&f->text, n, v);
+		end_text(f, (*col)++);
+		return;
+	default:		/* bytes and fixed, in hex */
+		start_text(f, *col);
+		add_scalar(&f->text, n, v, 0);
+		end_text(f, (*col)++);
+		return;
+	}
+	c->null = 0;
+	(*col)++;
+}
+
+const struct flat_val *
+flat_values(struct flat *f, avro_value_t *v)
+{
+	size_t i, col = 0;
+
+	buf_clear(&f->text);
+	for (i = 0; i < f->ncols; i++)
+		f->vals[i].null = 1;
+	fill_values(f, f->root, v, &col, 0);
+	/* Text may have moved while growing: point cells at it now. */
+	for (i = 0; i < f->ncols; i++)
+		if (!f->vals[i].null && f->vals[i].type == FLAT_TEXT &&
+		    f->vals[i].s == NULL)
+			f->vals[i].s = f->text.p + f->offsets[i];
+	return f->vals;
 }

@@ -13,6 +13,7 @@
 #define CV_FLAT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include <avro.h>
 
@@ -41,6 +42,37 @@ enum flat_type	 flat_coltype(const struct flat *, size_t);
  * shortest form that reads back to the same double.
  */
 char *const	*flat_row(struct flat *, avro_value_t *v);
+
+/*
+ * Typed cells, for a database (cv-store): the columns of flat_row(), each
+ * holding the Avro value itself rather than its text.
+ */
+struct flat_val {
+	enum flat_type	 type;		/* flat_valtype() of the column */
+	int		 null;		/* null, or another union branch's */
+	int64_t		 i;		/* FLAT_INTEGER */
+	double		 d;		/* FLAT_REAL */
+	const char	*s;		/* FLAT_TEXT: len bytes, then a NUL */
+	size_t		 len;
+};
+
+/*
+ * The type of column i in flat_values(): FLAT_INTEGER for int, long and
+ * boolean (0 or 1), dates and timestamps included (the number the record
+ * holds: days, milliseconds or microseconds since 1970); FLAT_REAL for
+ * float and double; FLAT_TEXT for strings, enum symbols, the "type"
+ * column of a union, bytes and fixed (hex), and arrays and maps (one
+ * JSON text, as flat_json() writes them).
+ */
+enum flat_type	 flat_valtype(const struct flat *, size_t i);
+
+/* Whether column i holds a date or a timestamp, and in what unit. */
+enum flat_time { FLAT_NOT_TIME, FLAT_DATE, FLAT_MILLIS, FLAT_MICROS };
+enum flat_time	 flat_coltime(const struct flat *, size_t i);
+
+/* Render v as flat_ncols() typed cells; valid until the next call or
+ * until v is reset. */
+const struct flat_val *flat_values(struct flat *, avro_value_t *v);
 
 /* Append v to out as one line of JSON: unions unwrapped, times as text. */
 void		 flat_json(struct flat *, avro_value_t *v, struct buf *out);
