@@ -94,3 +94,41 @@ for f in camry:auction_toyota_camry_12k odyssey:auction_honda_odyssey_3500; do
 	    out/valuation-$name.avro || exit 1
 	cv-score out/valuation-$name.avro
 done
+
+echo
+echo "== the loan book: features | predict | grade | warn | store, piped"
+echo "(floor-plan loans over the auction vehicles, month-end snapshots:"
+echo " pipelines/data/loanbook.csv, made by scripts/make-loanbook)"
+ingest loanbook -S -M $M/loanbook.map $D/loanbook.csv
+rm -f out/book-*.db out/book-*.db.log out/cvpipe.db*
+cv-features -o out/book-features.avro out/cpi-used-sa.avro \
+    out/sales-new-saar.avro out/auction-sales.avro out/loanbook.avro || exit 1
+# Models retrained monthly on the sales (loan records have no price);
+# each snapshot valued with the version in force at its month-end.
+pipelines/backtest.sh out/book-features.avro out/book-models.db - |
+    cv-grade -c pipelines/grade.conf -r pipelines/segments.csv \
+	-S out/book-grade.db |
+    cv-warn -L -c pipelines/warn.conf -S out/book-warn.db |
+    cv-store -d out/cvpipe.db -n warning || exit 1
+# The book as it stands: each loan's last snapshot.
+sqlite3 out/cvpipe.db "create index warning_loan on warning(loan_id,
+    observed_at)" || exit 1
+LAST="(select w.* from warning w join (select loan_id, max(observed_at) as t
+    from warning group by loan_id) l on w.loan_id = l.loan_id
+    and w.observed_at = l.t)"
+echo
+echo "-- loans per light and per grade, at each loan's last snapshot"
+sqlite3 -column -header out/cvpipe.db "select light, count(*) as loans,
+    printf('%.2f', avg(ltv)) as mean_ltv from $LAST group by light
+    order by case light when 'RED' then 0 when 'YELLOW' then 1 else 2 end"
+echo
+sqlite3 -column -header out/cvpipe.db "select grade, count(*) as loans,
+    sum(watchlist) as on_watch_list from $LAST group by grade order by grade"
+echo
+echo "-- the ten worst loans (light, then LTV)"
+sqlite3 -column -header out/cvpipe.db "select loan_id, segment, grade,
+    light, printf('%.2f', ltv) as ltv, message from $LAST
+    order by case light when 'RED' then 0 when 'YELLOW' then 1 else 2 end,
+    ltv desc limit 10" | cut -c1-200
+echo "(everything in out/cvpipe.db, table warning: sqlite3 out/cvpipe.db)"
+
