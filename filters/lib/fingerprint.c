@@ -38,22 +38,62 @@ static int	within(struct pcf *, const char *, ...) PRINTF(2, 3);
 static int	pcf_schema(struct pcf *, json_t *, const char *,
 		    const char **);
 
-uint64_t
-crc64_avro(const void *p, size_t n)
+/* The specification's step, bit by bit: what the tables are made of. */
+static uint64_t
+crc64_bitwise(const void *p, size_t n)
 {
 	const unsigned char *s = p;
 	uint64_t fp = CRC64_AVRO_EMPTY;
 	int k;
 
-	/*
-	 * Bit by bit rather than through the usual 256-entry table: the
-	 * table is built from this very step, and schemas are short.
-	 */
 	while (n-- > 0) {
 		fp ^= *s++;
 		for (k = 0; k < 8; k++)
 			fp = (fp >> 1) ^ (CRC64_AVRO_EMPTY & -(fp & 1));
 	}
+	return fp;
+}
+
+/*
+ * Eight bytes a step ("slicing by 8") through tables made from the
+ * bitwise step: it is linear, so a byte's entry is its one-byte
+ * fingerprint less that of a zero byte.  Records are hashed too
+ * (cv-store's keys), where the bitwise loop would cost a sixth of a run.
+ */
+uint64_t
+crc64_avro(const void *p, size_t n)
+{
+	static uint64_t t[8][256];
+	static int ready;
+	const unsigned char *s = p;
+	unsigned char c = 0;
+	uint64_t fp = CRC64_AVRO_EMPTY, zero, x;
+	unsigned i, k;
+
+	if (!ready) {
+		zero = crc64_bitwise(&c, 1);
+		for (i = 0; i < 256; i++) {
+			c = (unsigned char)i;
+			t[0][i] = crc64_bitwise(&c, 1) ^ zero;
+		}
+		for (k = 1; k < 8; k++)
+			for (i = 0; i < 256; i++)
+				t[k][i] = (t[k - 1][i] >> 8) ^
+				    t[0][t[k - 1][i] & 0xff];
+		ready = 1;
+	}
+	for (; n >= 8; n -= 8, s += 8) {
+		x = fp ^ ((uint64_t)s[0] | (uint64_t)s[1] << 8 |
+		    (uint64_t)s[2] << 16 | (uint64_t)s[3] << 24 |
+		    (uint64_t)s[4] << 32 | (uint64_t)s[5] << 40 |
+		    (uint64_t)s[6] << 48 | (uint64_t)s[7] << 56);
+		fp = t[7][x & 0xff] ^ t[6][x >> 8 & 0xff] ^
+		    t[5][x >> 16 & 0xff] ^ t[4][x >> 24 & 0xff] ^
+		    t[3][x >> 32 & 0xff] ^ t[2][x >> 40 & 0xff] ^
+		    t[1][x >> 48 & 0xff] ^ t[0][x >> 56];
+	}
+	while (n-- > 0)
+		fp = (fp >> 8) ^ t[0][(fp ^ *s++) & 0xff];
 	return fp;
 }
 

@@ -481,9 +481,10 @@ src_next(struct src *s, struct rec **out)
 			s->seqno++;
 			s->left--;
 			tally.read++;
-			s->rec.origin = s->paths[s->cur];
 			s->rec.seqno = s->seqno;
-			if (s->kin != NULL) {
+			if (s->kin == NULL)
+				s->rec.origin = s->paths[s->cur];
+			else {
 				s->rec.origin = s->kmsg.topic;
 				s->rec.partition = s->kmsg.partition;
 				s->rec.seqno = s->kmsg.offset;
