@@ -377,6 +377,13 @@ record_time(struct store *st, const struct flat_val *v)
 	return 0;
 }
 
+/* Input is about to wait: what came so far becomes visible. */
+static void
+commit_idle(void *arg)
+{
+	commit(arg);
+}
+
 /* Insert one record: written if new, absorbed if it is there. */
 static void
 store_record(struct store *st, struct rec *r)
@@ -494,6 +501,7 @@ main(int argc, char *argv[])
 	/* IMMEDIATE: wait for another writer here, not fail mid-batch. */
 	st.begin = db_prepare(st.db, "BEGIN IMMEDIATE");
 	st.commit = db_prepare(st.db, "COMMIT");
+	stream_on_idle(commit_idle, &st);
 	st.src = src_open(argv + optind, argc - optind, NULL);
 	while ((rc = src_next(st.src, &r)) > 0) {
 		if (!started) {

@@ -49,9 +49,28 @@ stream_init(void)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
+static struct {
+	void	(*fn)(void *);
+	void	 *arg;
+} idle_hooks[8];
+static int nidle;
+
+void
+stream_on_idle(void (*fn)(void *), void *arg)
+{
+	if (nidle == (int)NELEM(idle_hooks))
+		errx(1, "stream_on_idle: too many");
+	idle_hooks[nidle].fn = fn;
+	idle_hooks[nidle++].arg = arg;
+}
+
 void
 stream_idle(void)
 {
+	int i;
+
+	for (i = 0; i < nidle; i++)
+		idle_hooks[i].fn(idle_hooks[i].arg);
 	ocf_flush_all();
 	fflush(stdout);
 }

@@ -28,6 +28,8 @@ void	stream_init(void);
 
 /* Flush every sink: called whenever a source is about to wait. */
 void	stream_idle(void);
+/* Also call fn(arg) then (at most 8: e.g. commit a database batch). */
+void	stream_on_idle(void (*fn)(void *), void *arg);
 
 struct rec {
 	avro_value_t	*value;		/* in the source's value schema */
