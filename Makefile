@@ -42,7 +42,7 @@ UNITS = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz-*.c)
 SCHEMAS = $(wildcard schemas/*.avsc)
 
-.PHONY: all deps test test-san test-valgrind run bench fuzz install clean bin
+.PHONY: run-kafka all deps test test-san test-valgrind run bench fuzz install clean bin
 # bin/ points at the release build, so scripts and README examples find the
 # programs; a sanitizer build leaves it alone.
 ifdef SANITIZE
@@ -96,6 +96,9 @@ test-valgrind: all
 
 run: deps all
 	pipelines/adhoc.sh
+
+run-kafka: deps all
+	pipelines/kafka.sh
 
 bench: all
 	scripts/bench

@@ -569,7 +569,7 @@ struct kout {
 	struct buf	 msg;
 	int		 npart;		/* the topic's partitions */
 	/* fields used for the key and timestamp, per union branch */
-	int		 segment[8], observed[8], published[8];
+	int		 segment[8], observed[8], published[8];	/* key: */
 	int		 is_index[8];
 };
 
@@ -636,7 +636,16 @@ kout_open(const char *schema_text)
 	for (i = 0; i < n && i < 8; i++) {
 		b = is_avro_union(sc) ? avro_schema_union_branch(sc, i) : sc;
 		k->is_index[i] = strcmp(avro_schema_name(b), "IndexObs") == 0;
-		k->segment[i] = field_index(b, "segment");
+		/*
+		 * Events go to cv-features, whose state is per segment;
+		 * records after it to stages whose state is per vehicle or
+		 * loan, and a segment's thousands of records would crowd
+		 * one partition.
+		 */
+		k->segment[i] = field_index(b, is_avro_union(sc) ? "segment" :
+		    "vehicle_id");
+		if (k->segment[i] < 0)
+			k->segment[i] = field_index(b, "segment");
 		k->observed[i] = field_index(b, "observed_at");
 		k->published[i] = field_index(b, "published_at");
 	}

@@ -13,10 +13,13 @@
  *
  * A message holds one record in Avro single-object encoding: C3 01, the
  * writer schema's CRC-64-AVRO fingerprint (8 bytes, little-endian) and
- * the body; a header "schema" names the record type.  Messages are keyed
- * by segment, so one segment's records stay in one partition; index
- * records (IndexObs) go to every partition, so that each partition's
- * consumer sees the market.
+ * the body; a header "schema" names the record type.  Event messages
+ * are keyed by segment, so one segment's records stay in one partition
+ * (cv-features keeps state per segment), and index records (IndexObs)
+ * go to every partition, so that each partition's consumer sees the
+ * market; the records of later stages (Features and after) are keyed by
+ * vehicle_id, as the state of cv-grade and cv-warn is per vehicle and
+ * per loan.
  */
 #ifndef CV_KAFKA_H
 #define CV_KAFKA_H
