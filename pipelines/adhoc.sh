@@ -93,6 +93,10 @@ for f in camry:auction_toyota_camry_12k odyssey:auction_honda_odyssey_3500; do
 	pipelines/backtest.sh out/features-$name.avro out/models-$name.db \
 	    out/valuation-$name.avro || exit 1
 	cv-score out/valuation-$name.avro
+	echo "seed model (V(t+1) = a V + b MPI + c H + d elasticity + e), on the"
+	echo "sales it can value (after its first version, with an elasticity):"
+	cv-predict -k seed -P -m out/models-$name.db out/features-$name.avro |
+	    cv-score -c value,reference_value | sed 1d
 done
 
 echo
