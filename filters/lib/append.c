@@ -1,6 +1,7 @@
 /* append.c: read through views, write input bytes plus added fields. */
 #include <err.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -215,36 +216,82 @@ appender_free(struct appender *a)
 	free(a);
 }
 
+/* Zig-zag varint at q, as enc_long() writes it; the bytes written. */
+static size_t
+put_long(char *q, int64_t l)
+{
+	uint64_t z = ((uint64_t)l << 1) ^ (uint64_t)(l >> 63);
+	size_t n = 0;
+
+	while (z > 0x7f) {
+		q[n++] = (char)((z & 0x7f) | 0x80);
+		z >>= 7;
+	}
+	q[n++] = (char)z;
+	return n;
+}
+
+/* Most a number field takes: a branch index and a varint or a double. */
+#define MAX_NUMBER	(1 + 10)
+
 void
 appender_put(struct appender *a, struct sink *sink, const struct view *v,
     const struct slot *sl)
 {
 	const struct slot *x;
 	const char *p;
+	char *q;
 	size_t n;
 	int i, k;
 
 	buf_clear(&a->out);
 	p = view_span(v, 0, v->nfields, &n);
-	buf_add(&a->out, p, n);
+	/* Numbers are written in place, after one reservation: this runs
+	 * for every record of every stage. */
+	buf_reserve(&a->out, n + (size_t)a->ntail * MAX_NUMBER);
+	memcpy(a->out.p, p, n);
+	a->out.len = n;
 	for (i = 0; i < a->ntail; i++) {
 		x = &sl[a->slot[i]];
+		q = a->out.p + a->out.len;
 		switch (a->kind[i]) {
 		case T_DOUBLE:
-			enc_double(&a->out, x->has && isfinite(x->d) ? x->d :
-			    0);
+			memcpy(q, &(double){ x->has && isfinite(x->d) ? x->d :
+			    0 }, 8);
+			a->out.len += 8;
 			break;
 		case T_INT:
-			enc_long(&a->out, x->has ? (int32_t)x->d : 0);
+			a->out.len += put_long(q, x->has ? (int32_t)x->d : 0);
 			break;
 		case T_LONG:
-			enc_long(&a->out, x->has ? (int64_t)x->d : 0);
+			a->out.len += put_long(q, x->has ? (int64_t)x->d : 0);
+			break;
+		case T_BOOL:
+			*q = x->has && x->d != 0;
+			a->out.len++;
+			break;
+		case T_OPT_DOUBLE:
+			if (x->has && isfinite(x->d)) {
+				*q = 2;		/* branch 1, zig-zag */
+				memcpy(q + 1, &x->d, 8);
+				a->out.len += 9;
+			} else {
+				*q = 0;
+				a->out.len++;
+			}
+			break;
+		case T_OPT_LONG:
+		case T_OPT_ENUM:
+			*q = x->has ? 2 : 0;
+			a->out.len++;
+			if (x->has)
+				a->out.len += put_long(q + 1, (int64_t)x->d);
 			break;
 		case T_STRING:
 			enc_string(&a->out, x->has && x->s ? x->s : "");
 			break;
-		case T_BOOL:
-			enc_bool(&a->out, x->has && x->d != 0);
+		case T_OPT_STRING:
+			enc_opt_string(&a->out, x->has ? x->s : NULL);
 			break;
 		case T_STRINGS:
 			/* One block of items, then the empty block. */
@@ -255,22 +302,9 @@ appender_put(struct appender *a, struct sink *sink, const struct view *v,
 			}
 			enc_long(&a->out, 0);
 			break;
-		case T_OPT_ENUM:
-			enc_long(&a->out, x->has);
-			if (x->has)
-				enc_long(&a->out, (int64_t)x->d);
-			break;
-		case T_OPT_DOUBLE:
-			enc_opt_double(&a->out, x->has && isfinite(x->d),
-			    x->d);
-			break;
-		case T_OPT_LONG:
-			enc_opt_long(&a->out, x->has, (int64_t)x->d);
-			break;
-		case T_OPT_STRING:
-			enc_opt_string(&a->out, x->has ? x->s : NULL);
-			break;
 		}
+		/* Strings may have grown the buffer: keep room for numbers. */
+		buf_reserve(&a->out, (size_t)(a->ntail - i) * MAX_NUMBER);
 	}
 	sink_put_raw(sink, a->out.p, a->out.len, NULL, 0);
 }
