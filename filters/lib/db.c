@@ -1,6 +1,7 @@
 /* db.c: sqlite helpers that end the program on failure (see db.h). */
 #include <err.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "lib/db.h"
 
@@ -8,12 +9,20 @@ sqlite3 *
 db_open(const char *path)
 {
 	sqlite3 *db;
+	int rc, tries;
 
 	if (sqlite3_open(path, &db) != SQLITE_OK)
 		errx(1, "%s: %s", path, db ? sqlite3_errmsg(db) :
 		    "cannot open");
 	sqlite3_busy_timeout(db, 10000);
-	db_exec(db, "PRAGMA journal_mode=WAL");
+	/* Switching a new database to WAL takes it whole, and sqlite does
+	 * not wait for that on the busy timeout: two processes starting on
+	 * one new file would see "database is locked".  Wait here instead. */
+	for (tries = 0; (rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL",
+	    NULL, NULL, NULL)) == SQLITE_BUSY && tries < 1000; tries++)
+		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
+	if (rc != SQLITE_OK)
+		errx(1, "%s: %s", path, sqlite3_errmsg(db));
 	return db;
 }
 
