@@ -360,6 +360,11 @@ main(int argc, char *argv[])
 			return 2;
 		}
 	}
+	if (kafka_output() && o.format != F_AVRO) {
+		warnx("-T: a topic takes records: use -f avro");
+		usage(stderr);
+		return 2;
+	}
 	stream_init();
 	src = src_open(argv + optind, argc - optind, NULL);
 	/* Avro out in the same schema: pass the checked encoding on. */

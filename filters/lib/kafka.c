@@ -16,6 +16,7 @@
 #include "lib/view.h"
 
 struct kafka_conf kafka = { .from = INT64_MIN, .until = INT64_MAX };
+int32_t kafka_from_partition = -1;
 
 /* Deliveries, over the process: failures make the exit status 1. */
 static int64_t delivered, undelivered;
@@ -570,6 +571,7 @@ struct kout {
 	int		 npart;		/* the topic's partitions */
 	/* fields used for the key and timestamp, per union branch */
 	int		 segment[8], observed[8], published[8];	/* key: */
+	int		 period[8];
 	int		 is_index[8];
 };
 
@@ -648,6 +650,7 @@ kout_open(const char *schema_text)
 			k->segment[i] = field_index(b, "segment");
 		k->observed[i] = field_index(b, "observed_at");
 		k->published[i] = field_index(b, "published_at");
+		k->period[i] = field_index(b, "period");
 	}
 	producer = k->rk;
 	return k;
@@ -701,6 +704,15 @@ kout_put(struct kout *k, const void *body, size_t len)
 		else if (b < 8 && k->published[b] >= 0 &&
 		    (t = view_opt_long(&v, k->published[b])) != INT64_MIN)
 			ts = t;
+		else if (b < 8 && k->period[b] >= 0)	/* days */
+			ts = view_long(&v, k->period[b]) * 86400000;
+		if (b < 8 && k->is_index[b] && kafka_from_partition >= 0) {
+			/* Read from a partition, which had its own copy: the
+			 * copy goes to the same one, not to every one again. */
+			produce(k, kafka_from_partition % k->npart, key,
+			    key ? strlen(key) : 0, ts);
+			return;
+		}
 		if (b < 8 && k->is_index[b]) {
 			/* The market goes to every partition. */
 			for (i = 0; i < k->npart; i++)

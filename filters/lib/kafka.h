@@ -40,6 +40,9 @@ struct kafka_conf {
 	int64_t	  from, until;		/* ms; INT64_MIN / INT64_MAX: open */
 };
 extern struct kafka_conf kafka;
+/* The partition the record being processed came from, -1 if not from a
+ * topic: an index record read from partition p is written to p only. */
+extern int32_t kafka_from_partition;
 
 /* The options, for a filter's getopt_long(). */
 #define KAFKA_OPTSTRING	"b:EF:G:t:T:X:"

@@ -510,6 +510,7 @@ src_next(struct src *s, struct rec **out)
 				s->rec.key = s->kmsg.key;
 				s->rec.keylen = s->kmsg.keylen;
 				s->rec.timestamp_ms = s->kmsg.timestamp;
+				kafka_from_partition = s->kmsg.partition;
 			}
 			if (s->by_fields) {
 				s->rec.nfields = walker_fields(s->walker,
@@ -521,6 +522,15 @@ src_next(struct src *s, struct rec **out)
 			} else
 				span = walker_span(s->walker, s->block + s->pos,
 				    s->blocklen - s->pos, &why);
+			if (span < 0 && s->kin != NULL) {
+				/* A message is one record: it alone is bad. */
+				kin_ack(s->kin, s->rec.origin, s->rec.partition,
+				    s->rec.seqno);
+				if (reject(rec_where(&s->rec), 1, NULL, 0, NULL,
+				    "%s", why) < 0)
+					return -1;
+				continue;
+			}
 			if (span < 0) {
 				/* The rest of the block cannot be framed. */
 				tally.read += s->left;
@@ -544,6 +554,15 @@ src_next(struct src *s, struct rec **out)
 			s->rec.same_schema = s->resolver == NULL;
 			s->rec.value = NULL;
 			s->pos += (size_t)span;
+			if (s->kin != NULL && s->pos != s->blocklen) {
+				kin_ack(s->kin, s->rec.origin, s->rec.partition,
+				    s->rec.seqno);
+				if (reject(rec_where(&s->rec), 1, NULL, 0, NULL,
+				    "%zu bytes after the record",
+				    s->blocklen - s->pos) < 0)
+					return -1;
+				continue;
+			}
 			if (s->left == 0 && s->pos != s->blocklen &&
 			    reject(rec_where(&s->rec), 0, NULL, 0, NULL,
 			    "block %lld: %zu bytes after its last record",
