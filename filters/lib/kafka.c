@@ -159,7 +159,8 @@ kafka_output(void)
 void
 kafka_check(int nfiles)
 {
-	if ((kafka_input() || kafka_output()) && kafka.brokers == NULL)
+	if ((kafka_input() || kafka_output()) && (kafka.brokers == NULL ||
+	    *kafka.brokers == '\0'))
 		errx(2, "-t and -T need brokers (-b)");
 	if (kafka_input() && nfiles > 0)
 		errx(2, "-t: read topics or files, not both");
