@@ -37,14 +37,14 @@ usage(FILE *fp)
 	    "[-t topic[,topic]]\n");
 }
 
+/* A whole number from lo to hi, else the usage and exit 2. */
 static long
-number_arg(int c, const char *s, long lo, long hi)
+whole_arg(int c, const char *s, long lo, long hi)
 {
-	double d;
+	double d = number_arg(c, s, (double)lo, (double)hi, usage);
 
-	if (parse_double(s, &d) < 0 || d != (long)d || d < lo || d > hi) {
-		warnx("-%c: %s: not a whole number from %ld to %ld", c, s, lo,
-		    hi);
+	if (d != (long)d) {
+		warnx("-%c: %s: not a whole number", c, s);
 		usage(stderr);
 		exit(2);
 	}
@@ -83,10 +83,10 @@ main(int argc, char *argv[])
 			    "  -h, --help          this help\n");
 			return 0;
 		case 'n':
-			brokers = number_arg(c, optarg, 1, 16);
+			brokers = whole_arg(c, optarg, 1, 16);
 			break;
 		case 'p':
-			partitions = number_arg(c, optarg, 1, 1000);
+			partitions = whole_arg(c, optarg, 1, 1000);
 			break;
 		case 't':
 			topics = optarg;

@@ -46,7 +46,7 @@ struct opts {
 	double	  min_comps;		/* effective n for a decay level */
 	double	  lateness_ms;
 	size_t	  max_vehicles;
-	double	  cohort_prior;		/* sales' worth of the segment's curve */
+	double	  cohort_prior;		/* sales' worth of segment curve */
 	double	  region_prior;
 };
 
@@ -1390,7 +1390,8 @@ release(struct state *st, struct reorder *q, int64_t until,
 	while (q->n > 0 && q->h[0].t <= until) {
 		x = held_pop(q);
 		if (!stop) {
-			if (view_parse(&v, reader_walker(codec.event), x.bytes, x.len, &why))
+			if (view_parse(&v, reader_walker(codec.event),
+			    x.bytes, x.len, &why))
 				errx(1, "%s: held record: %s", x.where, why);
 			it.where = x.where;
 			it.r = NULL;
@@ -1449,18 +1450,6 @@ help(void)
 	kafka_help(stdout);
 }
 
-static double
-number_arg(int c, const char *s, double lo, double hi)
-{
-	double d;
-
-	if (parse_double(s, &d) < 0 || d < lo || d > hi) {
-		warnx("-%c: %s: not a number from %g to %g", c, s, lo, hi);
-		usage(stderr);
-		exit(2);
-	}
-	return d;
-}
 
 static void
 split_sources(struct opts *o, const char *list)
@@ -1521,13 +1510,15 @@ main(int argc, char *argv[])
 	st.o.cohort_prior = 3;
 	st.o.region_prior = 20;
 	while ((c = getopt_long(argc, argv,
-	    "c:d:e:H:hI:k:l:M:n:o:r:s:V:vw:" KAFKA_OPTSTRING, longopts, NULL)) != -1) {
+	    "c:d:e:H:hI:k:l:M:n:o:r:s:V:vw:" KAFKA_OPTSTRING, longopts,
+	    NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			st.o.min_comps = number_arg(c, optarg, 1, 1e9);
+			st.o.min_comps = number_arg(c, optarg, 1, 1e9, usage);
 			break;
 		case 'd':
-			st.o.decay_half_life = number_arg(c, optarg, 0, 1e6);
+			st.o.decay_half_life = number_arg(c, optarg, 0, 1e6,
+			    usage);
 			break;
 		case 'e':
 			if (reject_policy(optarg) < 0)
@@ -1535,7 +1526,7 @@ main(int argc, char *argv[])
 			break;
 		case 'H':
 			st.o.ewma_half_life = number_arg(c, optarg, 0.01,
-			    1000);
+			    1000, usage);
 			break;
 		case 'h':
 			help();
@@ -1544,24 +1535,27 @@ main(int argc, char *argv[])
 			split_sources(&st.o, optarg);
 			break;
 		case 'k':
-			st.o.cohort_prior = number_arg(c, optarg, 0, 1e9);
+			st.o.cohort_prior = number_arg(c, optarg, 0, 1e9,
+			    usage);
 			break;
 		case 'l':
-			st.o.lateness_ms = number_arg(c, optarg, 0, 1e9) * 1e3;
+			st.o.lateness_ms = number_arg(c, optarg, 0, 1e9,
+			    usage) * 1e3;
 			break;
 		case 'M':
 			st.o.max_vehicles = (size_t)number_arg(c, optarg, 0,
-			    1e9);
+			    1e9, usage);
 			break;
 		case 'n':
 			st.o.min_elasticity_n = (int)number_arg(c, optarg, 3,
-			    RING);
+			    RING, usage);
 			break;
 		case 'o':
 			out = optarg;
 			break;
 		case 'r':
-			st.o.region_prior = number_arg(c, optarg, 0, 1e9);
+			st.o.region_prior = number_arg(c, optarg, 0, 1e9,
+			    usage);
 			break;
 		case 's':
 			state = optarg;
@@ -1573,7 +1567,8 @@ main(int argc, char *argv[])
 			verbose = 1;
 			break;
 		case 'w':
-			st.o.window = (int)number_arg(c, optarg, 3, RING);
+			st.o.window = (int)number_arg(c, optarg, 3, RING,
+			    usage);
 			break;
 		default:
 			if (kafka_option(c, optarg))

@@ -407,19 +407,6 @@ value_one(struct predict *p, struct rec *r, const struct view *v,
 	return 0;
 }
 
-static double
-number_arg(int c, const char *s, double lo, double hi)
-{
-	double d;
-
-	if (parse_double(s, &d) < 0 || !(d >= lo && d <= hi)) {
-		warnx("-%c: %s: not a number from %.15g to %.15g", c, s, lo,
-		    hi);
-		usage(stderr);
-		exit(2);
-	}
-	return d;
-}
 
 int
 main(int argc, char *argv[])
@@ -460,7 +447,7 @@ main(int argc, char *argv[])
 			help();
 			return 0;
 		case 'i':
-			p.interval = number_arg(c, optarg, 0.01, 0.999);
+			p.interval = number_arg(c, optarg, 0.01, 0.999, usage);
 			break;
 		case 'k':
 			if (strcmp(optarg, "hedonic") == 0)
@@ -483,7 +470,7 @@ main(int argc, char *argv[])
 			p.point_in_time = 1;
 			break;
 		case 'V':
-			version = (int)number_arg(c, optarg, 1, INT_MAX);
+			version = (int)number_arg(c, optarg, 1, INT_MAX, usage);
 			if (version != atof(optarg)) {
 				warnx("-V: %s: not a whole number", optarg);
 				usage(stderr);

@@ -598,19 +598,6 @@ time_arg(int c, const char *s)
 	return ms;
 }
 
-static double
-number_arg(int c, const char *s, double lo, double hi)
-{
-	double d;
-
-	if (parse_double(s, &d) < 0 || !(d >= lo && d <= hi)) {
-		warnx("-%c: %s: not a number from %.15g to %.15g", c, s, lo,
-		    hi);
-		usage(stderr);
-		exit(2);
-	}
-	return d;
-}
 
 static void
 kinds_arg(struct train *t, const char *list)
@@ -675,7 +662,8 @@ main(int argc, char *argv[])
 	    "c:e:f:hi:k:m:n:r:u:v" KAFKA_OPTSTRING, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			t.min_class = (size_t)number_arg(c, optarg, 2, 1e9);
+			t.min_class = (size_t)number_arg(c, optarg, 2, 1e9,
+			    usage);
 			break;
 		case 'e':
 			if (reject_policy(optarg) < 0)
@@ -688,7 +676,7 @@ main(int argc, char *argv[])
 			help();
 			return 0;
 		case 'i':
-			t.interval = number_arg(c, optarg, 0.01, 0.999);
+			t.interval = number_arg(c, optarg, 0.01, 0.999, usage);
 			break;
 		case 'k':
 			kinds_arg(&t, optarg);
@@ -697,7 +685,8 @@ main(int argc, char *argv[])
 			store = optarg;
 			break;
 		case 'n':
-			t.min_rows = (size_t)number_arg(c, optarg, 2, 1e12);
+			t.min_rows = (size_t)number_arg(c, optarg, 2, 1e12,
+			    usage);
 			break;
 		case 'r':
 			if (strcmp(optarg, "ols") != 0 &&

@@ -206,7 +206,8 @@ light_one(struct warner *w, const struct view *v, struct slot *sl,
 		    sizeof(b)), cur, l == RED ? "above" : l == YELLOW ?
 		    "above" : "within", l == RED ? ltv_red : ltv_yellow);
 		if (l > GREEN && ltv <= (l == RED ? ltv_red : ltv_yellow))
-			buf_addf(msg, " less the %.2f margin, held", ltv_margin);
+			buf_addf(msg, " less the %.2f margin, held",
+			    ltv_margin);
 	}
 	if (value > 0 && next > 0) {
 		/* One rounding, as for the ltv: 950 of 1000 is 0.05. */

@@ -491,7 +491,8 @@ kin_next(struct kin *in, struct kmsg *m)
 			    rd_kafka_topic_name(msg->rkt) : "", msg->rkt ?
 			    ": " : "", rd_kafka_message_errstr(msg));
 			if (msg->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC ||
-			    msg->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+			    msg->err ==
+			    RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
 			    msg->err == RD_KAFKA_RESP_ERR__FATAL) {
 				rd_kafka_message_destroy(msg);
 				return -1;

@@ -113,7 +113,8 @@ json_numbers(const char *text, double *dst, int max)
 	size_t i;
 	int n = -1;
 
-	if (a != NULL && json_is_array(a) && json_array_size(a) <= (size_t)max) {
+	if (a != NULL && json_is_array(a) &&
+	    json_array_size(a) <= (size_t)max) {
 		n = (int)json_array_size(a);
 		json_array_foreach(a, i, x) {
 			if (json_is_number(x))
@@ -182,8 +183,8 @@ load_models(sqlite3 *db, struct version *ver)
 		    m->nterms ||
 		    (nc = json_numbers(col_text(q, 5), m->cov,
 		    MODEL_MAXTERMS * MODEL_MAXTERMS)) != m->nterms * m->nterms)
-			errx(1, "model store: version %d, %s %s: damaged terms, "
-			    "coefficients or covariance", ver->version,
+			errx(1, "model store: version %d, %s %s: damaged "
+			    "terms, coefficients or covariance", ver->version,
 			    m->kind, m->class);
 		(void)nc;
 		m->n = sqlite3_column_int64(q, 6);

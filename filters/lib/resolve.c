@@ -92,8 +92,9 @@ check(avro_schema_t w, avro_schema_t r, const char *path, char *why,
 	}
 	if (!matches(w, r)) {
 		snprintf(why, len, "%s%swriter's %s cannot be read as %s",
-		    path, SEP(path), is_avro_named_type(w) ? avro_schema_name(w) :
-		    avro_schema_type_name(w), is_avro_named_type(r) ?
+		    path, SEP(path), is_avro_named_type(w) ?
+		    avro_schema_name(w) : avro_schema_type_name(w),
+		    is_avro_named_type(r) ?
 		    avro_schema_name(r) : avro_schema_type_name(r));
 		return -1;
 	}

@@ -210,7 +210,7 @@ kafka_block(struct src *s)
 				return -1;
 		}
 		if (s->writer == NULL)
-			continue;	/* rejected: its schema cannot be read */
+			continue;	/* rejected: an unreadable schema */
 		s->block = m->body;
 		s->blocklen = m->len;
 		s->pos = 0;

@@ -201,3 +201,17 @@ now_seconds(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
+
+double
+number_arg(int c, const char *s, double lo, double hi, void (*usage)(FILE *))
+{
+	double d;
+
+	if (parse_double(s, &d) < 0 || !(d >= lo && d <= hi)) {
+		warnx("-%c: %s: not a number from %.15g to %.15g", c, s, lo,
+		    hi);
+		usage(stderr);
+		exit(2);
+	}
+	return d;
+}

@@ -27,6 +27,12 @@ char	*easprintf(const char *, ...) PRINTF(1, 2);
  * NaN and infinities.
  */
 int	parse_double(const char *s, double *out);
+/*
+ * Option -c's argument s as a number from lo to hi; otherwise says so,
+ * prints usage(stderr) and exits 2.
+ */
+double	number_arg(int c, const char *s, double lo, double hi,
+	    void (*usage)(FILE *));
 int	parse_long(const char *s, long long *out);
 
 /* A growing byte buffer; buf_free(NULL) is a no-op. */
