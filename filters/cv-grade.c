@@ -465,8 +465,7 @@ main(int argc, char *argv[])
 	struct view *v;
 	avro_schema_t vs;
 	const char *out = NULL, *state = NULL, *ref = NULL;
-	char **sets = NULL;
-	int c, i, rc, verbose = 0, print = 0, nsets = 0, status;
+	int c, i, rc, verbose = 0, print = 0, status;
 	double t0 = now_seconds();
 
 	while ((c = getopt_long(argc, argv, "c:e:ho:pr:S:s:v" KAFKA_OPTSTRING,
@@ -495,10 +494,7 @@ main(int argc, char *argv[])
 			state = optarg;
 			break;
 		case 's':
-			/* After the config file, wherever it comes. */
-			sets = erealloc(sets, ((size_t)nsets + 1) *
-			    sizeof(*sets));
-			sets[nsets++] = optarg;
+			config_keep(optarg);
 			break;
 		case 'v':
 			verbose = 1;
@@ -510,9 +506,7 @@ main(int argc, char *argv[])
 			return 2;
 		}
 	}
-	for (i = 0; i < nsets; i++)
-		config_set(sets[i], settings, NELEM(settings));
-	free(sets);
+	config_set_kept(settings, NELEM(settings));
 	if (tier2_cut > tier1_cut || ltv_best >= ltv_worst)
 		errx(2, "settings: tier2.min_score above tier1.min_score, or "
 		    "ltv.best not below ltv.worst");

@@ -359,8 +359,7 @@ main(int argc, char *argv[])
 	struct view *v;
 	avro_schema_t gs;
 	const char *out = NULL, *state = NULL;
-	char **sets = NULL;
-	int c, i, rc, verbose = 0, print = 0, nsets = 0, status;
+	int c, i, rc, verbose = 0, print = 0, status;
 	double t0 = now_seconds();
 
 	while ((c = getopt_long(argc, argv, "Cc:e:hLo:pS:s:v" KAFKA_OPTSTRING,
@@ -392,9 +391,7 @@ main(int argc, char *argv[])
 			state = optarg;
 			break;
 		case 's':
-			sets = erealloc(sets, ((size_t)nsets + 1) *
-			    sizeof(*sets));
-			sets[nsets++] = optarg;
+			config_keep(optarg);
 			break;
 		case 'v':
 			verbose = 1;
@@ -406,9 +403,7 @@ main(int argc, char *argv[])
 			return 2;
 		}
 	}
-	for (i = 0; i < nsets; i++)
-		config_set(sets[i], settings, NELEM(settings));
-	free(sets);
+	config_set_kept(settings, NELEM(settings));
 	if (ltv_yellow > ltv_red || drop_yellow > drop_red)
 		errx(2, "settings: a yellow threshold above its red one");
 	if (watch_light != (int)watch_light || grade_light !=

@@ -90,6 +90,28 @@ config_set(const char *arg, const struct setting *st, int n)
 	free(copy);
 }
 
+static const char **kept;
+static int nkept;
+
+void
+config_keep(const char *arg)
+{
+	kept = erealloc(kept, ((size_t)nkept + 1) * sizeof(*kept));
+	kept[nkept++] = arg;
+}
+
+void
+config_set_kept(const struct setting *st, int n)
+{
+	int i;
+
+	for (i = 0; i < nkept; i++)
+		config_set(kept[i], st, n);
+	free(kept);
+	kept = NULL;
+	nkept = 0;
+}
+
 void
 config_print(FILE *fp, const struct setting *st, int n)
 {

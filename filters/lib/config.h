@@ -23,6 +23,12 @@ struct setting {
 void	config_load(const char *path, const struct setting *, int n);
 /* Apply one "key=value" from a flag (-s). */
 void	config_set(const char *arg, const struct setting *, int n);
+/*
+ * Keep a flag's "key=value" to apply with config_set_kept() once every
+ * option is read: a flag wins over the config file wherever it stands.
+ */
+void	config_keep(const char *arg);
+void	config_set_kept(const struct setting *, int n);
 /* Write the settings as a config file would have them. */
 void	config_print(FILE *, const struct setting *, int n);
 
