@@ -132,6 +132,23 @@ struct cohort {
 	struct offset	*o;
 };
 
+/*
+ * What a sighting teaches, kept from the moment it was served until it is
+ * learned: the fit that served it and where its residual goes.
+ */
+struct learn {
+	struct lookup	*lk;
+	double		 x[NREG];
+	double		 lnlevel, coff, sigma, mpi;	/* mpi NAN if none */
+	int		 served;	/* by a depreciation fit */
+};
+
+/* An update waiting for a later event time (see defer()). */
+struct pending {
+	size_t		 off, len;	/* the record, in state.pendbuf */
+	struct learn	 l;		/* for a sighting */
+};
+
 struct state {
 	struct opts	 o;
 	struct map	*series;	/* source|segment|region */
@@ -145,6 +162,10 @@ struct state {
 	uint64_t	 vseq;
 	unsigned	 gen;		/* bumped when a series appears */
 	int64_t		 max_t;		/* latest event time seen */
+	struct pending	*pend;		/* updates waiting for a later time */
+	size_t		 npend, pendcap;
+	int64_t		 pend_t;
+	struct buf	 pendbuf;	/* their records' encodings */
 	char		**seen_sources;
 	int		 nseen;
 	/* for -v: what the state could not serve */
@@ -788,6 +809,73 @@ event_time(struct rec *r)
 	return order_key(v, t);
 }
 
+/*
+ * Updates wait for a later time.  A record is served from what happened
+ * strictly before it, and what it teaches is learned only once a later
+ * event arrives (or the input ends); records of one instant are then
+ * learned in the order of their encodings.  So the features do not depend
+ * on the order in which records of the same instant arrive, which
+ * partitions of a topic, merged in event time, do not keep.
+ */
+static void learn_index(struct state *, const struct view *);
+static void learn_sighting(struct state *, const struct view *,
+    const struct learn *);
+
+static void
+defer(struct state *st, const struct view *v, const struct learn *l)
+{
+	struct pending *p;
+
+	if (st->npend == st->pendcap) {
+		st->pendcap = st->pendcap ? 2 * st->pendcap : 64;
+		st->pend = erealloc(st->pend, st->pendcap * sizeof(*st->pend));
+	}
+	p = &st->pend[st->npend++];
+	p->off = st->pendbuf.len;
+	p->len = v->off[v->nfields];
+	buf_add(&st->pendbuf, v->p, p->len);
+	if (l != NULL)
+		p->l = *l;
+	else
+		memset(&p->l, 0, sizeof(p->l));
+	st->pend_t = view_time(v);
+}
+
+static const char *pend_bytes;	/* for by_encoding() */
+
+static int
+by_encoding(const void *a, const void *b)
+{
+	const struct pending *x = a, *y = b;
+	int c = memcmp(pend_bytes + x->off, pend_bytes + y->off,
+	    x->len < y->len ? x->len : y->len);
+
+	return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* Learn what waits (all of it: the caller knows its time is past). */
+static void
+learn_pending(struct state *st)
+{
+	struct view v;
+	const char *why;
+	size_t i;
+
+	pend_bytes = st->pendbuf.p;
+	qsort(st->pend, st->npend, sizeof(*st->pend), by_encoding);
+	for (i = 0; i < st->npend; i++) {
+		if (view_parse(&v, reader_walker(codec.event), st->pendbuf.p +
+		    st->pend[i].off, st->pend[i].len, &why) < 0)
+			errx(1, "pending update: %s", why);
+		if (v.branch == 0)
+			learn_index(st, &v);
+		else
+			learn_sighting(st, &v, &st->pend[i].l);
+	}
+	st->npend = 0;
+	buf_clear(&st->pendbuf);
+}
+
 /* The depreciation features of the finest level with enough comparables;
  * fills *fit and returns the level's name, or NULL. */
 static const char *
@@ -832,8 +920,9 @@ bad(const struct item *it, const char *fmt, ...)
 }
 
 /*
- * One VehicleObs: write its Features from the state as it stands, then
- * learn from it.  Returns 0, -1 if it was rejected, -2 to stop.
+ * One VehicleObs: write its Features from the state as it stands (to sink;
+ * NULL when served again after a restart), and keep what it teaches for
+ * later (defer()).  Returns 0, -1 if it was rejected, -2 to stop.
  */
 static int
 vehicle(struct state *st, const struct item *it, const struct view *v,
@@ -855,7 +944,6 @@ vehicle(struct state *st, const struct item *it, const struct view *v,
 	struct wlsfit fit;
 	struct lookup *lk;
 	struct vehicle *prev;
-	int i;
 
 	view_string(v, codec.vx[V_ID], id, sizeof(id));
 	view_string(v, codec.vx[V_SEGMENT], segment, sizeof(segment));
@@ -935,42 +1023,70 @@ vehicle(struct state *st, const struct item *it, const struct view *v,
 	SET(F_SEG_PRICE, last != NULL, last->price);
 	SET(F_SEG_MPI, last && !isnan(last->mpi), last->mpi);
 #undef SET
-	appender_put(codec.features, sink, v, sl);
-
-	/* Now learn from the sighting. */
+	if (sink != NULL)	/* NULL: served again after a restart */
+		appender_put(codec.features, sink, v, sl);
 	if (!isnan(price)) {
-		for (i = 0; i < lk->nl; i++) {
-			if (lk->dk[i] == NULL)
-				lk->dk[i] = get_decay(st, lk->lv[i].key, 1);
-			wls_add(lk->dk[i]->wls, t_days, x, log(price) -
-			    (ix ? log(ix->mpi) : 0), 1);
-		}
-		vehicle_remember(st, prev, id, price, ix ? ix->mpi : NAN, t,
-		    ++st->vseq);
-		if (last == NULL) {
-			last = lk->last = ecalloc(1, sizeof(*last));
-			map_put(st->last, segment, last);
-		}
-		last->price = price;
-		last->mpi = ix ? ix->mpi : NAN;
-		/* What the fit that served missed: the cohort's part, then
-		 * the region's part of what is left. */
-		if (lname != NULL) {
-			q = log(price) - lnlevel;
-			offset_learn(cohort_offset(st, lk, segment, year, 1),
-			    t_days, hl, st->o.cohort_prior, q, fit.sigma);
-			offset_learn(region_offset(st, lk, region, 1), t_days,
-			    hl, st->o.region_prior, q - coff, fit.sigma);
-		}
+		struct learn l;
+
+		l.lk = lk;
+		memcpy(l.x, x, sizeof(x));
+		l.lnlevel = lnlevel;
+		l.coff = coff;
+		l.sigma = fit.sigma;
+		l.mpi = ix ? ix->mpi : NAN;
+		l.served = lname != NULL;
+		defer(st, v, &l);
 	}
 	return 0;
+}
+
+/* Learn from a sighting served earlier (see struct learn). */
+static void
+learn_sighting(struct state *st, const struct view *v, const struct learn *l)
+{
+	char id[256], segment[MAX_SEGMENT + 2], region[64];
+	struct lookup *lk = l->lk;
+	struct last_sale *last;
+	int64_t t = view_long(v, codec.vx[V_OBSERVED]);
+	double price = view_opt_double(v, codec.vx[V_PRICE]);
+	double t_days = t / MS_PER_DAY, hl = st->o.decay_half_life, q;
+	int year = (int)view_long(v, codec.vx[V_YEAR]);
+	int i;
+
+	view_string(v, codec.vx[V_ID], id, sizeof(id));
+	view_string(v, codec.vx[V_SEGMENT], segment, sizeof(segment));
+	view_string(v, codec.vx[V_REGION], region, sizeof(region));
+	for (i = 0; i < lk->nl; i++) {
+		if (lk->dk[i] == NULL)
+			lk->dk[i] = get_decay(st, lk->lv[i].key, 1);
+		wls_add(lk->dk[i]->wls, t_days, l->x, log(price) -
+		    (isnan(l->mpi) ? 0 : log(l->mpi)), 1);
+	}
+	vehicle_remember(st, vehicle_get(st, id), id, price, l->mpi, t,
+	    ++st->vseq);
+	if (lk->last == NULL)	/* another region's lookup may have made it */
+		lk->last = map_get(st->last, segment);
+	if ((last = lk->last) == NULL) {
+		last = lk->last = ecalloc(1, sizeof(*last));
+		map_put(st->last, segment, last);
+	}
+	last->price = price;
+	last->mpi = l->mpi;
+	/* What the fit that served missed: the cohort's part, then the
+	 * region's part of what is left. */
+	if (l->served) {
+		q = log(price) - l->lnlevel;
+		offset_learn(cohort_offset(st, lk, segment, year, 1), t_days,
+		    hl, st->o.cohort_prior, q, l->sigma);
+		offset_learn(region_offset(st, lk, region, 1), t_days, hl,
+		    st->o.region_prior, q - l->coff, l->sigma);
+	}
 }
 
 /* An IndexObs: checked, then folded into its series. */
 static int
 index_obs(struct state *st, const struct item *it, const struct view *v)
 {
-	char source[256], segment[MAX_SEGMENT + 2], region[64];
 	double value = view_opt_double(v, codec.ix[X_VALUE]);
 	double volume = view_opt_double(v, codec.ix[X_VOLUME]);
 
@@ -985,13 +1101,24 @@ index_obs(struct state *st, const struct item *it, const struct view *v)
 		return bad(it, "neither value nor volume");
 	st->n_index++;
 	st->n_index_novol += isnan(volume);
+	defer(st, v, NULL);
+	tally.absorbed++;
+	return 0;
+}
+
+/* Fold an IndexObs into its series. */
+static void
+learn_index(struct state *st, const struct view *v)
+{
+	char source[256], segment[MAX_SEGMENT + 2], region[64];
+	double value = view_opt_double(v, codec.ix[X_VALUE]);
+	double volume = view_opt_double(v, codec.ix[X_VOLUME]);
+
 	absorb_index(st, view_string(v, codec.ix[X_SOURCE], source,
 	    sizeof(source)), view_string(v, codec.ix[X_SEGMENT], segment,
 	    sizeof(segment)), view_string(v, codec.ix[X_REGION], region,
 	    sizeof(region)), (int32_t)view_long(v, codec.ix[X_PERIOD]), value,
 	    volume);
-	tally.absorbed++;
-	return 0;
 }
 
 /* The options that give state its meaning, to refuse a mismatch. */
@@ -1019,7 +1146,9 @@ static const char state_schema[] =
     "CREATE TABLE IF NOT EXISTS offsets(key TEXT PRIMARY KEY, s REAL, "
     "w REAL, t REAL);"
     "CREATE TABLE IF NOT EXISTS last_sales(segment TEXT PRIMARY KEY, "
-    "price REAL, mpi REAL);";
+    "price REAL, mpi REAL);"
+    "CREATE TABLE IF NOT EXISTS pending(seq INTEGER PRIMARY KEY, "
+    "event BLOB);";
 
 static void
 load_state(struct state *st, const char *path)
@@ -1122,6 +1251,24 @@ load_state(struct state *st, const char *path)
 		map_put(st->last, (const char *)sqlite3_column_text(q, 0), ls);
 	}
 	sqlite3_finalize(q);
+	/* Updates that were waiting: served again, without output, from the
+	 * state they were served from, they wait again. */
+	q = db_prepare(db, "SELECT event FROM pending ORDER BY seq");
+	while (sqlite3_step(q) == SQLITE_ROW) {
+		struct item it = { "state", NULL };
+		struct view v;
+		const char *why;
+
+		if (view_parse(&v, reader_walker(codec.event),
+		    sqlite3_column_blob(q, 0), (size_t)sqlite3_column_bytes(q,
+		    0), &why) < 0)
+			errx(1, "%s: pending: %s", path, why);
+		if (v.branch == 0)
+			defer(st, &v, NULL);
+		else if (vehicle(st, &it, &v, NULL) < 0)
+			errx(1, "%s: pending: a sighting refused", path);
+	}
+	sqlite3_finalize(q);
 	db_close(db);
 }
 
@@ -1150,7 +1297,8 @@ save_state(struct state *st, const char *path)
 	db_exec(db, "BEGIN");
 	db_exec(db, "DELETE FROM meta; DELETE FROM sources; DELETE FROM "
 	    "series; DELETE FROM volumes; DELETE FROM decay; DELETE FROM "
-	    "vehicles; DELETE FROM offsets; DELETE FROM last_sales");
+	    "vehicles; DELETE FROM offsets; DELETE FROM last_sales; "
+	    "DELETE FROM pending");
 	q = db_prepare(db, "INSERT INTO meta VALUES (?, ?)");
 	sqlite3_bind_text(q, 1, "max_t", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 2, st->max_t);
@@ -1224,6 +1372,14 @@ save_state(struct state *st, const char *path)
 		db_step_done(db, q);
 	}
 	sqlite3_finalize(q);
+	q = db_prepare(db, "INSERT INTO pending VALUES (?, ?)");
+	for (it = 0; it < st->npend; it++) {
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)it);
+		sqlite3_bind_blob(q, 2, st->pendbuf.p + st->pend[it].off,
+		    (int)st->pend[it].len, SQLITE_STATIC);
+		db_step_done(db, q);
+	}
+	sqlite3_finalize(q);
 	q = db_prepare(db, "INSERT INTO last_sales VALUES (?, ?, ?)");
 	for (it = 0; map_next(st->last, &it, &key, &val); ) {
 		const struct last_sale *ls = val;
@@ -1283,6 +1439,8 @@ free_state(struct state *st)
 	map_free(st->lookups, free_lookup);
 	map_free(st->offsets, free);
 	map_free(st->last, free);
+	free(st->pend);
+	buf_free(&st->pendbuf);
 	for (i = 0; i < st->nseen; i++)
 		free(st->seen_sources[i]);
 	free(st->seen_sources);
@@ -1369,6 +1527,8 @@ static int
 process(struct state *st, const struct item *it, const struct view *v,
     struct sink *sink)
 {
+	if (st->npend > 0 && view_time(v) > st->pend_t)
+		learn_pending(st);
 	return v->branch == 0 ? index_obs(st, it, v) : vehicle(st, it, v,
 	    sink);
 }
@@ -1587,9 +1747,9 @@ main(int argc, char *argv[])
 	st.offsets = map_new();
 	st.last = map_new();
 	st.max_t = INT64_MIN;
+	codec_init();
 	if (state != NULL)
 		load_state(&st, state);
-	codec_init();
 	sink = sink_open(out, schema_text("Features"));
 	src = src_open_merged(argv + optind, argc - optind, "Event",
 	    event_time);

@@ -18,44 +18,12 @@
 # repository root with the programs on PATH (tests/run does).
 set -u
 . tests/e2e/common.inc
+. tests/fixtures/events-lib.sh
 T=$(mktemp -d "${TMPDIR:-/tmp}/features-restart.XXXXXX")
 trap 'rm -rf "$T"' EXIT INT TERM
-IM=tests/fixtures/features-index.map
-VM=tests/fixtures/features-vehicle.map
 D=pipelines/data
 N=30000
 [ "${VALGRIND:-0}" = 1 ] && N=4000
-
-# events OUT FILE...: the records of the Event streams FILE... as CSV in
-# the merge's order, header first.
-events() {
-	out=$1
-	shift
-	cv-cat -f csv "$@" > "$T/ev.csv" || return 1
-	head -1 "$T/ev.csv" > "$out"
-	awk -F, '
-	function norm(s) {
-		if (length(s) == 10)
-			s = s "T00:00:00Z"
-		if (index(s, ".") == 0)
-			sub(/Z$/, ".000Z", s)
-		return s
-	}
-	NR > 1 {
-		if ($1 == "IndexObs")
-			printf "%s\t0\t%d\t%s\n", norm($6 != "" ? $6 : $5), NR, $0
-		else
-			printf "%s\t1\t%d\t%s\n", norm($18), NR, $0
-	}' "$T/ev.csv" | sort -t "	" -k1,1 -k2,2n -k3,3n | cut -f4- >> "$out"
-}
-
-# ingest CSV PREFIX: PREFIX.i.avro (index values) and PREFIX.v.avro.
-ingest() {
-	awk -F, 'NR == 1 || $1 == "IndexObs"' "$1" > "$2.i.csv"
-	awk -F, 'NR == 1 || $1 == "VehicleObs"' "$1" > "$2.v.csv"
-	cv-ingest -M $IM -o "$2.i.avro" "$2.i.csv" &&
-	    cv-ingest -M $VM -o "$2.v.avro" "$2.v.csv"
-}
 
 # whole CSV NAME OPTIONS...: one run over all of CSV, $T/NAME.whole.
 whole() {
