@@ -1428,8 +1428,23 @@ free_lookup(void *p)
 }
 
 static void
-free_state(struct state *st)
+state_init(struct state *st)
 {
+	st->series = map_new();
+	st->volumes = map_new();
+	st->decay = map_new();
+	st->vehicles = map_new();
+	st->lookups = map_new();
+	st->offsets = map_new();
+	st->last = map_new();
+	st->max_t = INT64_MIN;
+}
+
+/* Free everything learned; the options stay. */
+static void
+state_clear(struct state *st)
+{
+	struct opts o = st->o;
 	int i;
 
 	map_free(st->series, free_series);
@@ -1444,6 +1459,16 @@ free_state(struct state *st)
 	for (i = 0; i < st->nseen; i++)
 		free(st->seen_sources[i]);
 	free(st->seen_sources);
+	memset(st, 0, sizeof(*st));
+	st->o = o;
+}
+
+static void
+free_state(struct state *st)
+{
+	int i;
+
+	state_clear(st);
 	for (i = 0; i < st->o.nsources; i++)
 		free(st->o.sources[i]);
 	free(st->o.sources);
@@ -1561,6 +1586,17 @@ release(struct state *st, struct reorder *q, int64_t until,
 		free(x.where);
 	}
 	return stop ? -1 : 0;
+}
+
+/* The state of this run, for start_again(). */
+static struct state *live;
+
+/* Forget everything: the input is read again from its start. */
+static void
+start_again(void)
+{
+	state_clear(live);
+	state_init(live);
 }
 
 static void
@@ -1739,17 +1775,18 @@ main(int argc, char *argv[])
 	}
 	stream_init();
 	gsl_set_error_handler_off();
-	st.series = map_new();
-	st.volumes = map_new();
-	st.decay = map_new();
-	st.vehicles = map_new();
-	st.lookups = map_new();
-	st.offsets = map_new();
-	st.last = map_new();
-	st.max_t = INT64_MIN;
+	state_init(&st);
 	codec_init();
 	if (state != NULL)
 		load_state(&st, state);
+	else if (kafka_input()) {
+		/* Scaled out, each instance keeps the whole market. */
+		if (st.o.lateness_ms > 0)
+			errx(2, "-l: not with -t unless -s (partitions are "
+			    "merged in event time; see --idle)");
+		live = &st;
+		stream_keep_state(start_again);
+	}
 	sink = sink_open(out, schema_text("Features"));
 	src = src_open_merged(argv + optind, argc - optind, "Event",
 	    event_time);
@@ -1800,8 +1837,6 @@ main(int argc, char *argv[])
 	sink_close(sink);
 	src_close(src);
 	codec_free();
-	free_state(&st);
-	schema_cleanup();
 	if (verbose)
 		warnx("%lld index records (%lld without their own volume); "
 		    "%lld sightings: %lld without an index, %lld without an "
@@ -1809,6 +1844,8 @@ main(int argc, char *argv[])
 		    (long long)st.n_index, (long long)st.n_index_novol,
 		    (long long)st.n_vehicles, (long long)st.n_noindex,
 		    (long long)st.n_noelasticity, (long long)st.n_nodecay);
+	free_state(&st);
+	schema_cleanup();
 	status = tally_finish(verbose);
 	if (verbose)
 		warnx("%.0f records/s", tally.read / (now_seconds() - t0));

@@ -97,6 +97,17 @@ struct warner {
 	int64_t		 lit[3], unlit;
 };
 
+/* The warner of this run, for start_again(). */
+static struct warner *live;
+
+/* Forget the lights: the input is read again from its start. */
+static void
+start_again(void)
+{
+	map_free(live->lights, NULL);
+	live->lights = map_new();
+}
+
 static void
 usage(FILE *fp)
 {
@@ -418,6 +429,10 @@ main(int argc, char *argv[])
 	w.lights = map_new();
 	if (state != NULL)
 		load_state(&w, state);
+	else {		/* scaled out over topics: rebuilt by replay */
+		live = &w;
+		stream_keep_state(start_again);
+	}
 	gs = schema_get("Graded");
 	for (i = 0; i < F_COUNT; i++)
 		w.fx[i] = field_pos(gs, input_names[i], input_types[i],

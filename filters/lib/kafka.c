@@ -4,24 +4,32 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 
 #include "lib/avrowalk.h"
 #include "lib/fingerprint.h"
+#include "lib/framing.h"
 #include "lib/kafka.h"
 #include "lib/schema.h"
 #include "lib/stream.h"
 #include "lib/timeparse.h"
 #include "lib/view.h"
 
-struct kafka_conf kafka = { .from = INT64_MIN, .until = INT64_MAX };
+struct kafka_conf kafka = { .from = INT64_MIN, .until = INT64_MAX,
+	.idle = 2 };
 int32_t kafka_from_partition = -1;
 
 /* Deliveries, over the process: failures make the exit status 1. */
 static int64_t delivered, undelivered;
-/* The producer, if any: the consumer flushes it before storing offsets. */
+/* The producer, if any: the consumer flushes it before storing offsets
+ * (with --eos: sends them in its transaction). */
 static rd_kafka_t *producer;
+static int64_t txn_msgs;	/* produced in the open transaction */
+/* The consumer, if any: with --eos the producer's close commits the
+ * last transaction with its offsets. */
+static struct kin *consumer;
 
 /* glibc's name of the program, as err(3) prints it. */
 extern char *program_invocation_short_name;
@@ -124,6 +132,31 @@ kafka_option(int c, const char *arg)
 	case KAFKA_OPT_UNTIL:
 		kafka.until = time_arg("--until", arg);
 		return 1;
+	case KAFKA_OPT_FRAMING:
+		if (strcmp(arg, "confluent") == 0)
+			kafka.confluent = 1;
+		else if (strcmp(arg, "single-object") == 0)
+			kafka.confluent = 0;
+		else
+			errx(2, "--framing %s: single-object or confluent", arg);
+		return 1;
+	case KAFKA_OPT_SCHEMA_IDS: {
+		char *why;
+
+		if (framing_load_ids(arg, &why) < 0)
+			errx(2, "%s", why);
+		kafka.schema_ids = arg;
+		return 1;
+	}
+	case KAFKA_OPT_EOS:
+		kafka.eos = 1;
+		return 1;
+	case KAFKA_OPT_IDLE:
+		if (parse_double(arg, &kafka.idle) < 0 ||
+		    !(kafka.idle >= 0 && kafka.idle <= 86400))
+			errx(2, "--idle %s: not a number of seconds from 0 to "
+			    "86400", arg);
+		return 1;
 	}
 	return 0;
 }
@@ -141,7 +174,15 @@ kafka_help(FILE *fp)
 	    "  -F, --kafka-config F  librdkafka properties, one K=V a line\n"
 	    "  -E, --exit-at-end     stop at the end of every partition\n"
 	    "      --from TIME       start at the first message of TIME\n"
-	    "      --until TIME      stop before the messages of TIME\n");
+	    "      --until TIME      stop before the messages of TIME\n"
+	    "      --idle S          wait at most S seconds (2) for a\n"
+	    "                        partition with nothing, then merge\n"
+	    "                        without it\n"
+	    "      --framing F       write single-object (default) or\n"
+	    "                        confluent messages\n"
+	    "      --schema-ids FILE Confluent schema ids, \"ID NAME\" a line\n"
+	    "      --eos             exactly once: outputs and input offsets\n"
+	    "                        in one transaction (-t and -T)\n");
 }
 
 int
@@ -164,6 +205,10 @@ kafka_check(int nfiles)
 		errx(2, "-t and -T need brokers (-b)");
 	if (kafka_input() && nfiles > 0)
 		errx(2, "-t: read topics or files, not both");
+	if (kafka.confluent && kafka.schema_ids == NULL)
+		errx(2, "--framing confluent needs --schema-ids");
+	if (kafka.eos && (!kafka_input() || !kafka_output()))
+		errx(2, "--eos: reads topics and writes one (-t and -T)");
 	if (!kafka_input() && (kafka.exit_at_end ||
 	    kafka.from != INT64_MIN || kafka.until != INT64_MAX))
 		errx(2, "-E, --from and --until apply to topics (-t)");
@@ -215,97 +260,188 @@ user_set(const char *k)
 	return 0;
 }
 
-/* The embedded schemas by fingerprint, found once. */
-static struct known {
-	uint64_t	 fp;
-	const char	*name;
-} known[64];
-static int nknown = -1;
-
-static void
-find_schemas(void)
-{
-	const char **names = schema_names();
-	const char *text;
-	char *why;
-	int i;
-
-	if (nknown >= 0)
-		return;
-	nknown = 0;
-	for (i = 0; names[i] != NULL && nknown < (int)NELEM(known); i++) {
-		text = schema_text(names[i]);
-		if (schema_fingerprint(text, strlen(text), &known[nknown].fp,
-		    &why) < 0) {
-			warnx("schema %s: %s", names[i], why);
-			free(why);
-			continue;
-		}
-		known[nknown++].name = names[i];
-	}
-}
-
-static const char *
-schema_by_fp(uint64_t fp)
-{
-	int i;
-
-	find_schemas();
-	for (i = 0; i < nknown; i++)
-		if (known[i].fp == fp)
-			return known[i].name;
-	return NULL;
-}
-
 /*
- * Consumer.  Offsets are stored by hand (enable.auto.offset.store off)
- * and committed by librdkafka's timer and on revoke and close; they are
- * stored only at a checkpoint, after the producer (if any) has delivered
- * everything produced so far, and never after a failed delivery.
+ * Consumer.  Offsets are committed by hand, one synchronous commit at a
+ * checkpoint (every second, when about to wait, on revoke and at close),
+ * and only after the producer (if any) has delivered everything produced
+ * so far; never after a failed delivery.
+ *
+ * The partitions are merged in event time, as files are: each assigned
+ * partition's messages wait in a queue of their own, and the next message
+ * handed out is the earliest head (message timestamp = event time; ties
+ * by partition, then offset) once every partition has a head, or has
+ * kept the others waiting longer than the idle timeout (--idle); with -E
+ * a partition at its end does not wait, as nothing more will come.  A
+ * partition whose queue is full is paused until it drains.
  */
+#define QUEUE_HIGH	(16 << 20)	/* bytes waiting in a partition: pause, */
+#define QUEUE_LOW	(4 << 20)	/* resume; well above one fetch */
+
+struct part {
+	char			 *topic;
+	int32_t			  partition;
+	rd_kafka_message_t	**q;	/* ring of waiting messages */
+	double			 *arrived;	/* when each came, s */
+	size_t			  head, n, cap;
+	size_t			  bytes;	/* their payloads */
+	int			  at_end;	/* end of partition, or --until */
+	int			  done;		/* past --until: paused for good */
+	int			  full;		/* paused for a full queue */
+	/* keeping the whole state (kin_open with reset) */
+	int			  owned;	/* the group gave it to us */
+	int64_t			  start;	/* its committed offset then */
+	int64_t			  next;		/* after the last handed out */
+	int64_t			  end;		/* offset at its end */
+};
+
 struct kin {
 	rd_kafka_t			*rk;
 	rd_kafka_message_t		*msg;	/* the one handed out */
 	rd_kafka_topic_partition_list_t	*acked;	/* next offsets to store */
-	rd_kafka_topic_partition_list_t	*assigned;
-	int				*at_end;	/* per assigned */
+	struct part			*parts;	/* assigned */
+	int				 nparts;
 	double				 last_checkpoint;
 	int				 scan_from;	/* -1: lookup failed */
+	/* keeping the whole state: rk reads every partition outside the
+	 * group; group is the member that owns some and commits them */
+	rd_kafka_t			*group;
+	void				(*reset)(void);
+	int				 replay;	/* read all again */
+	int				 settled;	/* assigned, not revoked */
+	int				 closing;
+	double				 last_group_check;
 };
 
-/* Store the acknowledged offsets once the outputs are delivered. */
+/*
+ * --eos: the input offsets go into the producer's transaction, which is
+ * committed, and the next one begins.  A transaction that fails is
+ * aborted and the filter stops (exit 1): run again, it starts from the
+ * last committed offsets, and read_committed consumers never see the
+ * aborted outputs.
+ */
+static void
+commit_transaction(struct kin *in)
+{
+	rd_kafka_consumer_group_metadata_t *g;
+	rd_kafka_error_t *e = NULL;
+
+	if (in->acked->cnt == 0 && txn_msgs == 0)
+		return;
+	if (in->acked->cnt > 0) {
+		g = rd_kafka_consumer_group_metadata(in->group ? in->group :
+		    in->rk);
+		e = rd_kafka_send_offsets_to_transaction(producer, in->acked,
+		    g, 60 * 1000);
+		rd_kafka_consumer_group_metadata_destroy(g);
+	}
+	if (e == NULL)
+		e = rd_kafka_commit_transaction(producer, 60 * 1000);
+	if (e != NULL) {
+		warnx("kafka: transaction: %s", rd_kafka_error_string(e));
+		if (rd_kafka_error_txn_requires_abort(e))
+			rd_kafka_error_destroy(rd_kafka_abort_transaction(
+			    producer, 60 * 1000));
+		rd_kafka_error_destroy(e);
+		errx(1, "kafka: transaction aborted; run again to go on "
+		    "from the last one committed");
+	}
+	txn_msgs = 0;
+	rd_kafka_topic_partition_list_destroy(in->acked);
+	in->acked = rd_kafka_topic_partition_list_new(8);
+	if ((e = rd_kafka_begin_transaction(producer)) != NULL)
+		errx(1, "kafka: transaction: %s", rd_kafka_error_string(e));
+}
+
+/*
+ * Commit the acknowledged offsets once every output is delivered: one
+ * synchronous commit at a time (no auto-commit timer racing it), kept
+ * for the next checkpoint when it fails.
+ */
 static void
 checkpoint(struct kin *in)
 {
 	rd_kafka_resp_err_t e;
 
 	stream_idle();		/* outputs to files and pipes */
+	in->last_checkpoint = now_seconds();
+	if (kafka.eos && producer != NULL) {
+		commit_transaction(in);
+		return;
+	}
 	if (producer != NULL) {
 		e = rd_kafka_flush(producer, 60 * 1000);
-		if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
-			warnx("kafka: flush: %s", rd_kafka_err2str(e));
+		if (e != RD_KAFKA_RESP_ERR_NO_ERROR ||
+		    rd_kafka_outq_len(producer) > 0) {
+			warnx("kafka: output not delivered in 60 s: input "
+			    "offsets not committed");
+			return;
+		}
 	}
-	in->last_checkpoint = now_seconds();
 	if (undelivered > 0 || in->acked->cnt == 0)
 		return;
-	e = rd_kafka_offsets_store(in->rk, in->acked);
-	if (e != RD_KAFKA_RESP_ERR_NO_ERROR &&
-	    e != RD_KAFKA_RESP_ERR__STATE)
-		warnx("kafka: storing offsets: %s", rd_kafka_err2str(e));
+	e = rd_kafka_commit(in->group ? in->group : in->rk, in->acked, 0);
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		warnx("kafka: committing offsets: %s%s", rd_kafka_err2str(e),
+		    in->closing ? "; the next reader reads them again" : "");
+		return;
+	}
 	rd_kafka_topic_partition_list_destroy(in->acked);
 	in->acked = rd_kafka_topic_partition_list_new(8);
 }
 
-static int
-assigned_index(struct kin *in, const char *topic, int32_t p)
+static struct part *
+find_part(struct kin *in, const char *topic, int32_t p)
 {
 	int i;
 
-	for (i = 0; in->assigned && i < in->assigned->cnt; i++)
-		if (in->assigned->elems[i].partition == p &&
-		    strcmp(in->assigned->elems[i].topic, topic) == 0)
-			return i;
-	return -1;
+	for (i = 0; i < in->nparts; i++)
+		if (in->parts[i].partition == p &&
+		    strcmp(in->parts[i].topic, topic) == 0)
+			return &in->parts[i];
+	return NULL;
+}
+
+static void
+pause_part(struct kin *in, struct part *pt, int pause)
+{
+	rd_kafka_topic_partition_list_t *t =
+	    rd_kafka_topic_partition_list_new(1);
+
+	rd_kafka_topic_partition_list_add(t, pt->topic, pt->partition);
+	if (pause)
+		rd_kafka_pause_partitions(in->rk, t);
+	else
+		rd_kafka_resume_partitions(in->rk, t);
+	rd_kafka_topic_partition_list_destroy(t);
+}
+
+/* Drop the messages waiting in a partition's queue. */
+static void
+empty_part(struct part *pt)
+{
+	while (pt->n > 0) {
+		rd_kafka_message_destroy(pt->q[pt->head]);
+		pt->head = (pt->head + 1) % pt->cap;
+		pt->n--;
+	}
+	pt->bytes = 0;
+}
+
+/* Forget the assigned partitions and the messages waiting in them. */
+static void
+drop_parts(struct kin *in)
+{
+	int i;
+
+	for (i = 0; i < in->nparts; i++) {
+		empty_part(&in->parts[i]);
+		free(in->parts[i].q);
+		free(in->parts[i].arrived);
+		free(in->parts[i].topic);
+	}
+	free(in->parts);
+	in->parts = NULL;
+	in->nparts = 0;
 }
 
 /* Start each partition at --from: by timestamp where the broker can say,
@@ -332,95 +468,269 @@ rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
 	struct kin *in = opaque;
+	int i;
 
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		if (kafka.from != INT64_MIN)
 			seek_from(in, parts);
-		if (in->assigned)
-			rd_kafka_topic_partition_list_destroy(in->assigned);
-		in->assigned = rd_kafka_topic_partition_list_copy(parts);
-		free(in->at_end);
-		in->at_end = ecalloc((size_t)parts->cnt + 1, sizeof(int));
+		drop_parts(in);
+		in->parts = ecalloc((size_t)parts->cnt + 1,
+		    sizeof(*in->parts));
+		in->nparts = parts->cnt;
+		for (i = 0; i < parts->cnt; i++) {
+			in->parts[i].topic = estrdup(parts->elems[i].topic);
+			in->parts[i].partition = parts->elems[i].partition;
+		}
 		rd_kafka_assign(rk, parts);
 	} else {
-		/* Before the partitions go: what is done is committed. */
-		checkpoint(in);
+		/* Before the partitions go: what is done is committed
+		 * (unless they are lost already); what waits is read
+		 * again by their next owner. */
 		if (rd_kafka_assignment_lost(rk) == 0)
-			rd_kafka_commit(rk, NULL, 0);
-		if (in->assigned)
-			rd_kafka_topic_partition_list_destroy(in->assigned);
-		in->assigned = NULL;
+			checkpoint(in);
+		rd_kafka_topic_partition_list_destroy(in->acked);
+		in->acked = rd_kafka_topic_partition_list_new(8);
+		drop_parts(in);
 		rd_kafka_assign(rk, NULL);
 	}
 }
 
+/*
+ * The group member's rebalances, when keeping the whole state: they only
+ * say which partitions are ours and from which offset on.  Ours before
+ * commit what they have done; a partition that comes to us after we read
+ * past its committed offset as another's makes us read all again.
+ */
+static void
+group_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+    rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	struct kin *in = opaque;
+	rd_kafka_topic_partition_list_t *c;
+	struct part *pt;
+	int i;
+
+	if (err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		checkpoint(in);
+		/* Not committed: their next owner writes them again. */
+		rd_kafka_topic_partition_list_destroy(in->acked);
+		in->acked = rd_kafka_topic_partition_list_new(8);
+		for (i = 0; i < in->nparts; i++)
+			in->parts[i].owned = 0;
+		in->settled = 0;
+		rd_kafka_assign(rk, NULL);
+		return;
+	}
+	c = rd_kafka_topic_partition_list_copy(parts);
+	if (rd_kafka_committed(rk, c, 30 * 1000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		errx(1, "kafka: the group's committed offsets: no answer");
+	for (i = 0; i < c->cnt; i++) {
+		if ((pt = find_part(in, c->elems[i].topic,
+		    c->elems[i].partition)) == NULL) {
+			warnx("kafka: %s[%d]: a partition added since the start; "
+			    "restart to read it", c->elems[i].topic,
+			    (int)c->elems[i].partition);
+			continue;
+		}
+		pt->owned = 1;
+		pt->start = c->elems[i].offset >= 0 ? c->elems[i].offset :
+		    INT64_MIN;
+		if (pt->next > 0 && pt->next > pt->start)
+			in->replay = 1;	/* we handed some out as another's */
+	}
+	rd_kafka_topic_partition_list_destroy(c);
+	rd_kafka_assign(rk, parts);
+	rd_kafka_pause_partitions(rk, parts);	/* the reader reads */
+	in->settled = 1;
+	/* Which are here, for whoever runs the group (tests wait for it). */
+	warnx("kafka: %d of %d partitions here%s", parts->cnt, in->nparts,
+	    in->replay ? "; reading all again for the state" : "");
+}
+
+/* Every partition of the topics, for the reader. */
+static rd_kafka_topic_partition_list_t *
+all_partitions(struct kin *in)
+{
+	rd_kafka_topic_partition_list_t *l =
+	    rd_kafka_topic_partition_list_new(8);
+	const struct rd_kafka_metadata *md;
+	rd_kafka_topic_t *t;
+	int i, p;
+
+	for (i = 0; i < kafka.ntopics; i++) {
+		t = rd_kafka_topic_new(in->rk, kafka.topics[i], NULL);
+		if (rd_kafka_metadata(in->rk, 0, t, &md, 10 * 1000) !=
+		    RD_KAFKA_RESP_ERR_NO_ERROR || md->topic_cnt != 1 ||
+		    md->topics[0].err)
+			errx(1, "kafka: %s: no such topic, or no broker "
+			    "answered", kafka.topics[i]);
+		for (p = 0; p < md->topics[0].partition_cnt; p++)
+			rd_kafka_topic_partition_list_add(l, kafka.topics[i],
+			    md->topics[0].partitions[p].id)->offset =
+			    RD_KAFKA_OFFSET_BEGINNING;
+		rd_kafka_metadata_destroy(md);
+		rd_kafka_topic_destroy(t);
+	}
+	return l;
+}
+
+/* (Re)start the reader at the beginning (--from) of every partition;
+ * what waits is dropped, which partitions are ours is kept. */
+static void
+read_all(struct kin *in)
+{
+	rd_kafka_topic_partition_list_t *l = all_partitions(in);
+	struct part *pt;
+	int i;
+
+	if (kafka.from != INT64_MIN)
+		seek_from(in, l);
+	if (in->parts == NULL) {
+		in->parts = ecalloc((size_t)l->cnt + 1, sizeof(*in->parts));
+		for (i = 0; i < l->cnt; i++) {
+			in->parts[i].topic = estrdup(l->elems[i].topic);
+			in->parts[i].partition = l->elems[i].partition;
+		}
+		in->nparts = l->cnt;
+	}
+	for (i = 0; i < in->nparts; i++) {
+		pt = &in->parts[i];
+		empty_part(pt);
+		pt->at_end = pt->done = pt->full = 0;
+		pt->next = 0;
+	}
+	rd_kafka_assign(in->rk, NULL);
+	rd_kafka_assign(in->rk, l);
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* A consumer handle with the given group and rebalance callback. */
+static rd_kafka_t *
+new_consumer(struct kin *in, const char *group,
+    void (*cb)(rd_kafka_t *, rd_kafka_resp_err_t,
+    rd_kafka_topic_partition_list_t *, void *))
+{
+	rd_kafka_conf_t *conf = new_conf();
+	rd_kafka_t *rk;
+	char err[512];
+
+	set(conf, "group.id", group);
+	set(conf, "enable.auto.commit", "false");	/* checkpoint() */
+	if (!user_set("auto.offset.reset"))
+		set(conf, "auto.offset.reset", "earliest");
+	/* The merge needs to know when a partition has nothing more. */
+	set(conf, "enable.partition.eof", "true");
+	if (cb != NULL)
+		rd_kafka_conf_set_rebalance_cb(conf, cb);
+	rd_kafka_conf_set_opaque(conf, in);
+	if ((rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err,
+	    sizeof(err))) == NULL)
+		errx(1, "kafka: %s", err);
+	rd_kafka_poll_set_consumer(rk);
+	return rk;
+}
+
 struct kin *
-kin_open(void)
+kin_open(void (*reset)(void))
 {
 	struct kin *in = ecalloc(1, sizeof(*in));
-	rd_kafka_conf_t *conf = new_conf();
-	char err[512], group[256];
+	rd_kafka_topic_partition_list_t *t;
+	rd_kafka_resp_err_t e;
+	char group[256], reader[300];
 	int i;
 
 	snprintf(group, sizeof(group), "cvpipe.%s",
 	    program_invocation_short_name);
-	set(conf, "group.id", kafka.group ? kafka.group : group);
-	set(conf, "enable.auto.offset.store", "false");
-	if (!user_set("auto.offset.reset"))
-		set(conf, "auto.offset.reset", "earliest");
-	if (kafka.exit_at_end)
-		set(conf, "enable.partition.eof", "true");
-	rd_kafka_conf_set_rebalance_cb(conf, rebalance);
-	rd_kafka_conf_set_opaque(conf, in);
-	if ((in->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err,
-	    sizeof(err))) == NULL)
-		errx(1, "kafka: %s", err);
-	rd_kafka_poll_set_consumer(in->rk);
-	{
-		rd_kafka_topic_partition_list_t *t =
-		    rd_kafka_topic_partition_list_new(kafka.ntopics);
-		rd_kafka_resp_err_t e;
-
-		for (i = 0; i < kafka.ntopics; i++)
-			rd_kafka_topic_partition_list_add(t, kafka.topics[i],
-			    RD_KAFKA_PARTITION_UA);
-		if ((e = rd_kafka_subscribe(in->rk, t)) != 0)
-			errx(1, "kafka: subscribe: %s", rd_kafka_err2str(e));
-		rd_kafka_topic_partition_list_destroy(t);
+	in->reset = reset;
+	if (reset == NULL)
+		in->rk = new_consumer(in, kafka.group ? kafka.group : group,
+		    rebalance);
+	else {
+		in->group = new_consumer(in, kafka.group ? kafka.group :
+		    group, group_rebalance);
+		/* librdkafka polls only a consumer with a group; this one
+		 * assigns partitions itself and never joins or commits. */
+		snprintf(reader, sizeof(reader), "%s.reader", kafka.group ?
+		    kafka.group : group);
+		in->rk = new_consumer(in, reader, NULL);
+		read_all(in);
 	}
+	t = rd_kafka_topic_partition_list_new(kafka.ntopics);
+	for (i = 0; i < kafka.ntopics; i++)
+		rd_kafka_topic_partition_list_add(t, kafka.topics[i],
+		    RD_KAFKA_PARTITION_UA);
+	if ((e = rd_kafka_subscribe(in->group ? in->group : in->rk, t)) != 0)
+		errx(1, "kafka: subscribe: %s", rd_kafka_err2str(e));
+	rd_kafka_topic_partition_list_destroy(t);
 	in->acked = rd_kafka_topic_partition_list_new(8);
 	in->last_checkpoint = now_seconds();
+	consumer = in;
 	return in;
 }
 
-/* Every assigned partition at its end (or past --until)? */
+/*
+ * Keeping the whole state, this instance is done at the end only when the
+ * group is: every partition committed up to its end.  (A member that
+ * left may have had partitions the group has not given out again yet.)
+ */
+static int
+group_done(struct kin *in)
+{
+	rd_kafka_topic_partition_list_t *l;
+	struct part *pt;
+	int i, done = 1;
+
+	if (now_seconds() - in->last_group_check < 0.5)
+		return 0;
+	in->last_group_check = now_seconds();
+	checkpoint(in);
+	l = rd_kafka_topic_partition_list_new(in->nparts);
+	for (i = 0; i < in->nparts; i++)
+		rd_kafka_topic_partition_list_add(l, in->parts[i].topic,
+		    in->parts[i].partition);
+	if (rd_kafka_committed(in->group, l, 10 * 1000) !=
+	    RD_KAFKA_RESP_ERR_NO_ERROR)
+		done = 0;
+	for (i = 0; done && i < l->cnt; i++) {
+		pt = find_part(in, l->elems[i].topic, l->elems[i].partition);
+		if (pt->done)		/* past --until: not all is read */
+			continue;
+		if (pt->owned && pt->next >= pt->end)
+			continue;	/* ours, done (maybe committed in a
+					 * transaction, which the mock never
+					 * shows as the group's offset) */
+		if ((l->elems[i].offset < 0 ? 0 : l->elems[i].offset) <
+		    pt->end)
+			done = 0;
+	}
+	rd_kafka_topic_partition_list_destroy(l);
+	return done;
+}
+
+/* Every assigned partition at its end (or past --until), nothing left? */
 static int
 all_at_end(struct kin *in)
 {
 	int i;
 
-	if (in->assigned == NULL || in->assigned->cnt == 0)
+	if (in->nparts == 0 || (in->group != NULL && (!in->settled ||
+	    in->replay)))
 		return 0;
-	for (i = 0; i < in->assigned->cnt; i++)
-		if (!in->at_end[i])
+	for (i = 0; i < in->nparts; i++)
+		if (!in->parts[i].at_end || in->parts[i].n > 0)
 			return 0;
-	return 1;
-}
-
-static void
-mark_end(struct kin *in, const char *topic, int32_t p)
-{
-	int i = assigned_index(in, topic, p);
-
-	if (i >= 0)
-		in->at_end[i] = 1;
+	return in->group == NULL || group_done(in);
 }
 
 void
 kin_ack(struct kin *in, const char *topic, int32_t p, int64_t offset)
 {
 	rd_kafka_topic_partition_t *t;
+	struct part *pt;
 
+	if (in->group != NULL && ((pt = find_part(in, topic, p)) == NULL ||
+	    !pt->owned || offset < pt->start))
+		return;		/* another's, replayed */
 	t = rd_kafka_topic_partition_list_find(in->acked, topic, p);
 	if (t == NULL)
 		t = rd_kafka_topic_partition_list_add(in->acked, topic, p);
@@ -432,58 +742,45 @@ kin_ack(struct kin *in, const char *topic, int32_t p, int64_t offset)
 static int
 unframe(const rd_kafka_message_t *msg, struct kmsg *m, const char **why)
 {
-	const unsigned char *p = msg->payload;
-	uint64_t fp = 0;
-	int i;
+	size_t off;
 
-	if (msg->len < 10 || p[0] != 0xc3 || p[1] != 0x01) {
-		*why = "not Avro single-object encoding (C3 01, "
-		    "fingerprint, body)";
+	if (framing_parse(msg->payload, msg->len, &m->schema, &off, why) < 0)
 		return -1;
-	}
-	for (i = 0; i < 8; i++)
-		fp |= (uint64_t)p[2 + i] << (8 * i);
-	if ((m->schema = schema_by_fp(fp)) == NULL) {
-		*why = "writer schema fingerprint not among schemas/";
-		return -1;
-	}
-	m->body = (const char *)p + 10;
-	m->len = msg->len - 10;
+	m->body = (const char *)msg->payload + off;
+	m->len = msg->len - off;
 	return 0;
 }
 
-int
-kin_next(struct kin *in, struct kmsg *m)
+static int64_t
+msg_time(const rd_kafka_message_t *msg)
+{
+	rd_kafka_timestamp_type_t tt;
+
+	return rd_kafka_message_timestamp(msg, &tt);
+}
+
+/*
+ * Take what the consumer has (waiting up to ms for the first) into the
+ * partitions' queues: 0, or -1 on a fatal error.
+ */
+static int
+receive(struct kin *in, int ms)
 {
 	rd_kafka_message_t *msg;
-	rd_kafka_timestamp_type_t tt;
-	const char *why;
-	char where[300];
+	struct part *pt;
+	int k;
 
-	if (in->msg != NULL) {
-		rd_kafka_message_destroy(in->msg);
-		in->msg = NULL;
-	}
-	for (;;) {
-		if (stream_stop)
+	for (k = 0; k < 1000; k++, ms = 0) {
+		if ((msg = rd_kafka_consumer_poll(in->rk, ms)) == NULL)
 			return 0;
-		if (now_seconds() - in->last_checkpoint > 1)
-			checkpoint(in);
-		if ((msg = rd_kafka_consumer_poll(in->rk, 0)) == NULL) {
-			/* About to wait: downstream gets what we have. */
-			stream_idle();
-			if (kafka.exit_at_end && all_at_end(in))
-				return 0;
-			if ((msg = rd_kafka_consumer_poll(in->rk, 100)) ==
-			    NULL)
-				continue;
-		}
+		pt = msg->rkt ? find_part(in, rd_kafka_topic_name(msg->rkt),
+		    msg->partition) : NULL;
 		if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-			mark_end(in, rd_kafka_topic_name(msg->rkt),
-			    msg->partition);
+			if (pt != NULL) {
+				pt->at_end = 1;
+				pt->end = msg->offset;
+			}
 			rd_kafka_message_destroy(msg);
-			if (kafka.exit_at_end && all_at_end(in))
-				return 0;
 			continue;
 		}
 		if (msg->err) {
@@ -500,33 +797,176 @@ kin_next(struct kin *in, struct kmsg *m)
 			rd_kafka_message_destroy(msg);
 			continue;
 		}
+		if (pt == NULL || pt->done) {	/* revoked, or past --until */
+			rd_kafka_message_destroy(msg);
+			continue;
+		}
+		if (msg_time(msg) >= kafka.until) {
+			/* This partition's window is over. */
+			pause_part(in, pt, 1);
+			pt->done = pt->at_end = 1;
+			rd_kafka_message_destroy(msg);
+			continue;
+		}
+		if (pt->n == pt->cap) {
+			size_t cap = pt->cap ? 2 * pt->cap : 64, i, j;
+			rd_kafka_message_t **q = emalloc(cap * sizeof(*q));
+			double *a = emalloc(cap * sizeof(*a));
+
+			for (i = 0; i < pt->n; i++) {
+				j = (pt->head + i) % pt->cap;
+				q[i] = pt->q[j];
+				a[i] = pt->arrived[j];
+			}
+			free(pt->q);
+			free(pt->arrived);
+			pt->q = q;
+			pt->arrived = a;
+			pt->cap = cap;
+			pt->head = 0;
+		}
+		pt->arrived[(pt->head + pt->n) % pt->cap] = now_seconds();
+		pt->q[(pt->head + pt->n++) % pt->cap] = msg;
+		pt->bytes += msg->len;
+		pt->at_end = 0;
+		if (pt->bytes >= QUEUE_HIGH && !pt->full) {
+			pause_part(in, pt, 1);
+			pt->full = 1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The partition whose head goes next, or NULL while a partition with
+ * nothing may still bring an earlier message: the earliest head waits for
+ * such partitions at most the idle timeout from its arrival.
+ */
+static struct part *
+next_part(struct kin *in, double idle)
+{
+	struct part *best = NULL, *pt;
+	int64_t t, bt = 0;
+	int i, waiting = 0;
+
+	for (i = 0; i < in->nparts; i++) {
+		pt = &in->parts[i];
+		if (pt->n == 0) {
+			/* At its end, it has nothing more only when -E says
+			 * the topic is all there is; live, more may come. */
+			waiting |= !pt->at_end || !kafka.exit_at_end;
+			continue;
+		}
+		t = msg_time(pt->q[pt->head]);
+		if (best == NULL || t < bt) {
+			best = pt;
+			bt = t;
+		}
+	}
+	if (best != NULL && waiting &&
+	    now_seconds() - best->arrived[best->head] < idle)
+		return NULL;
+	return best;
+}
+
+static rd_kafka_message_t *
+pop(struct kin *in, struct part *pt)
+{
+	rd_kafka_message_t *msg = pt->q[pt->head];
+
+	pt->head = (pt->head + 1) % pt->cap;
+	pt->n--;
+	pt->bytes -= msg->len;
+	if (pt->bytes <= QUEUE_LOW && pt->full) {
+		pause_part(in, pt, 0);
+		pt->full = 0;
+	}
+	return msg;
+}
+
+/*
+ * Serve the group member's callbacks (it fetches nothing: its partitions
+ * are paused), and read everything again when a rebalance asked for it.
+ */
+static int
+serve_group(struct kin *in)
+{
+	rd_kafka_message_t *g;
+	int fatal = 0;
+
+	while ((g = rd_kafka_consumer_poll(in->group, 0)) != NULL) {
+		if (g->err == RD_KAFKA_RESP_ERR__FATAL) {
+			warnx("kafka: %s", rd_kafka_message_errstr(g));
+			fatal = 1;
+		}
+		rd_kafka_message_destroy(g);
+	}
+	if (in->replay) {
+		in->replay = 0;
+		in->reset();
+		read_all(in);
+	}
+	return fatal ? -1 : 0;
+}
+
+int
+kin_next(struct kin *in, struct kmsg *m)
+{
+	rd_kafka_message_t *msg;
+	struct part *pt;
+	const char *why;
+	char where[300];
+	int framed;
+
+	if (in->msg != NULL) {
+		rd_kafka_message_destroy(in->msg);
+		in->msg = NULL;
+	}
+	for (;;) {
+		if (stream_stop)
+			return 0;
+		if (now_seconds() - in->last_checkpoint > 1)
+			checkpoint(in);
+		if (in->group != NULL && serve_group(in) < 0)
+			return -1;
+		if (receive(in, 0) < 0)
+			return -1;
+		if ((pt = next_part(in, kafka.idle)) == NULL) {
+			if (kafka.exit_at_end && all_at_end(in))
+				return 0;
+			/* About to wait: downstream gets what we have, and
+			 * the offsets are stored (committed, when keeping the
+			 * whole state) before a rebalance can come. */
+			if (in->acked->cnt > 0 &&
+			    now_seconds() - in->last_checkpoint > 0.1)
+				checkpoint(in);
+			else
+				stream_idle();
+			if (receive(in, 100) < 0)
+				return -1;
+			continue;
+		}
+		msg = pop(in, pt);
+		pt->next = msg->offset + 1;
+		m->replayed = in->group != NULL && (!pt->owned ||
+		    msg->offset < pt->start);
 		m->topic = rd_kafka_topic_name(msg->rkt);
 		m->partition = msg->partition;
 		m->offset = msg->offset;
-		m->timestamp = rd_kafka_message_timestamp(msg, &tt);
+		m->timestamp = msg_time(msg);
 		m->key = msg->key;
 		m->keylen = msg->key_len;
-		if (m->timestamp >= kafka.until) {
-			/* This partition's window is over. */
-			rd_kafka_topic_partition_list_t *t =
-			    rd_kafka_topic_partition_list_new(1);
-
-			rd_kafka_topic_partition_list_add(t, m->topic,
-			    m->partition);
-			rd_kafka_pause_partitions(in->rk, t);
-			rd_kafka_topic_partition_list_destroy(t);
-			mark_end(in, m->topic, m->partition);
-			rd_kafka_message_destroy(msg);
-			if (all_at_end(in))
-				return 0;
-			continue;
-		}
 		if (in->scan_from && m->timestamp < kafka.from) {
 			kin_ack(in, m->topic, m->partition, m->offset);
 			rd_kafka_message_destroy(msg);
 			continue;
 		}
-		if (unframe(msg, m, &why) < 0) {
+		framed = unframe(msg, m, &why) == 0;
+		if (!framed && m->replayed) {
+			rd_kafka_message_destroy(msg);	/* its owner says */
+			continue;
+		}
+		if (!framed) {
 			snprintf(where, sizeof(where), "%s[%d]@%lld", m->topic,
 			    (int)m->partition, (long long)m->offset);
 			tally.read++;
@@ -548,14 +988,17 @@ kin_close(struct kin *in)
 		return;
 	if (in->msg != NULL)
 		rd_kafka_message_destroy(in->msg);
+	in->closing = 1;
 	checkpoint(in);
-	rd_kafka_commit(in->rk, NULL, 0);
+	consumer = NULL;
+	if (in->group != NULL) {
+		rd_kafka_consumer_close(in->group);
+		rd_kafka_destroy(in->group);
+	}
 	rd_kafka_consumer_close(in->rk);
+	drop_parts(in);
 	rd_kafka_destroy(in->rk);
 	rd_kafka_topic_partition_list_destroy(in->acked);
-	if (in->assigned)
-		rd_kafka_topic_partition_list_destroy(in->assigned);
-	free(in->at_end);
 	free(in);
 }
 
@@ -567,7 +1010,8 @@ struct kout {
 	rd_kafka_t	*rk;
 	rd_kafka_topic_t *rkt;
 	const char	*schema;	/* embedded name */
-	unsigned char	 head[10];	/* C3 01 fingerprint */
+	unsigned char	 head[FRAMING_HEAD_MAX];	/* framing.h */
+	size_t		 headlen;
 	struct walker	*walker;
 	struct buf	 msg;
 	int		 npart;		/* the topic's partitions */
@@ -606,19 +1050,30 @@ kout_open(const char *schema_text)
 	avro_schema_t sc, b;
 	uint64_t fp;
 	char err[512], *why;
+	const char *cwhy;
 	int i, n;
 
 	if (schema_fingerprint(schema_text, strlen(schema_text), &fp,
 	    &why) < 0)
 		errx(1, "kafka: output schema: %s", why);
-	if ((k->schema = schema_by_fp(fp)) == NULL)
+	if ((k->schema = framing_schema_by_fp(fp)) == NULL)
 		errx(1, "kafka: output schema is not among schemas/");
-	k->head[0] = 0xc3;
-	k->head[1] = 0x01;
-	for (i = 0; i < 8; i++)
-		k->head[2 + i] = (unsigned char)(fp >> (8 * i));
+	if (framing_head(kafka.confluent, k->schema, fp, k->head,
+	    &k->headlen, &cwhy) < 0)
+		errx(1, "kafka: %s", cwhy);
 	if (!user_set("enable.idempotence"))
 		set(conf, "enable.idempotence", "true");
+	if (kafka.eos && !user_set("transactional.id")) {
+		/* One per process: fencing is by the consumer group's
+		 * generation, sent with the offsets (KIP-447). */
+		char id[300], host[128] = "";
+
+		gethostname(host, sizeof(host) - 1);
+		snprintf(id, sizeof(id), "%s.%s.%ld", kafka.group ?
+		    kafka.group : program_invocation_short_name, host,
+		    (long)getpid());
+		set(conf, "transactional.id", id);
+	}
 	if (!user_set("linger.ms"))
 		set(conf, "linger.ms", "5");
 	rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
@@ -655,6 +1110,14 @@ kout_open(const char *schema_text)
 		k->period[i] = field_index(b, "period");
 	}
 	producer = k->rk;
+	if (kafka.eos) {
+		rd_kafka_error_t *e;
+
+		if ((e = rd_kafka_init_transactions(k->rk, 60 * 1000)) !=
+		    NULL || (e = rd_kafka_begin_transaction(k->rk)) != NULL)
+			errx(1, "kafka: transactions: %s",
+			    rd_kafka_error_string(e));
+	}
 	return k;
 }
 
@@ -681,7 +1144,8 @@ produce(struct kout *k, int32_t partition, const char *key, size_t keylen,
 		if (undelivered++ < 5)
 			warnx("kafka: %s: %s", kafka.out_topic,
 			    rd_kafka_err2str(e));
-	}
+	} else
+		txn_msgs++;
 	rd_kafka_poll(k->rk, 0);
 }
 
@@ -695,7 +1159,7 @@ kout_put(struct kout *k, const void *body, size_t len)
 	int b, i;
 
 	buf_clear(&k->msg);
-	buf_add(&k->msg, k->head, sizeof(k->head));
+	buf_add(&k->msg, k->head, k->headlen);
 	buf_add(&k->msg, body, len);
 	if (view_parse(&v, k->walker, body, len, &why) == 0) {
 		b = v.branch < 0 ? 0 : v.branch;
@@ -732,6 +1196,16 @@ kout_close(struct kout *k)
 
 	if (k == NULL)
 		return 0;
+	if (kafka.eos && consumer != NULL)
+		checkpoint(consumer);	/* the last transaction */
+	else if (kafka.eos && txn_msgs > 0) {
+		rd_kafka_error_t *e = rd_kafka_commit_transaction(k->rk,
+		    60 * 1000);
+
+		if (e != NULL)
+			errx(1, "kafka: transaction: %s",
+			    rd_kafka_error_string(e));
+	}
 	rd_kafka_flush(k->rk, 60 * 1000);
 	left = rd_kafka_outq_len(k->rk);
 	if (left > 0)

@@ -3,8 +3,10 @@
  *
  * Every filter takes the same options, parsed here: -b brokers, -t input
  * topic(s), -T output topic, -G consumer group, -X key=value and -F file
- * for librdkafka properties (passed through as kcat does), -E to exit at
- * the end of every partition, --from/--until TIME to replay a window.
+ * for librdkafka properties (passed through as kcat does), --eos for
+ * transactions (outputs and input offsets committed together), -E to exit at
+ * the end of every partition, --from/--until TIME to replay a window,
+ * --idle S for how long one partition may hold up the merge of all.
  * With -t the filter reads the topics instead of files; with -T it
  * writes the topic instead of a file.  The stream library (stream.c)
  * does the rest: records keep their positions (topic[partition]@offset),
@@ -13,7 +15,9 @@
  *
  * A message holds one record in Avro single-object encoding: C3 01, the
  * writer schema's CRC-64-AVRO fingerprint (8 bytes, little-endian) and
- * the body; a header "schema" names the record type.  Event messages
+ * the body; or, with --framing confluent, Confluent's 00, schema id and
+ * body, the ids from --schema-ids FILE (lib/framing.h); a reader takes
+ * both.  A header "schema" names the record type.  Event messages
  * are keyed by segment, so one segment's records stay in one partition
  * (cv-features keeps state per segment), and index records (IndexObs)
  * go to every partition, so that each partition's consumer sees the
@@ -38,6 +42,10 @@ struct kafka_conf {
 	int	  nprops;
 	int	  exit_at_end;
 	int64_t	  from, until;		/* ms; INT64_MIN / INT64_MAX: open */
+	double	  idle;			/* s a partition may hold the merge */
+	int	  confluent;		/* --framing confluent */
+	int	  eos;			/* --eos: transactions */
+	const char *schema_ids;		/* --schema-ids FILE */
 };
 extern struct kafka_conf kafka;
 /* The partition the record being processed came from, -1 if not from a
@@ -46,7 +54,8 @@ extern int32_t kafka_from_partition;
 
 /* The options, for a filter's getopt_long(). */
 #define KAFKA_OPTSTRING	"b:EF:G:t:T:X:"
-enum { KAFKA_OPT_FROM = 0x4b00, KAFKA_OPT_UNTIL };
+enum { KAFKA_OPT_FROM = 0x4b00, KAFKA_OPT_UNTIL, KAFKA_OPT_IDLE,
+    KAFKA_OPT_FRAMING, KAFKA_OPT_SCHEMA_IDS, KAFKA_OPT_EOS };
 #define KAFKA_LONGOPTS							\
 	{ "brokers",	  required_argument, NULL, 'b' },		\
 	{ "exit-at-end",  no_argument,	     NULL, 'E' },		\
@@ -56,7 +65,11 @@ enum { KAFKA_OPT_FROM = 0x4b00, KAFKA_OPT_UNTIL };
 	{ "output-topic", required_argument, NULL, 'T' },		\
 	{ "property",	  required_argument, NULL, 'X' },		\
 	{ "from",	  required_argument, NULL, KAFKA_OPT_FROM },	\
-	{ "until",	  required_argument, NULL, KAFKA_OPT_UNTIL }
+	{ "until",	  required_argument, NULL, KAFKA_OPT_UNTIL },	\
+	{ "idle",	  required_argument, NULL, KAFKA_OPT_IDLE },	\
+	{ "framing",	  required_argument, NULL, KAFKA_OPT_FRAMING },	\
+	{ "schema-ids",	  required_argument, NULL, KAFKA_OPT_SCHEMA_IDS }, \
+	{ "eos",	  no_argument,	     NULL, KAFKA_OPT_EOS }
 
 /*
  * Take option c if it is one of ours: 1, or 0 if it is not.  A bad value
@@ -82,13 +95,22 @@ struct kmsg {
 	const char	*body;		/* the record's Avro binary encoding */
 	size_t		 len;
 	const char	*schema;	/* embedded schema name of the writer */
+	int		 replayed;	/* another instance's (stream.h) */
 };
 
 struct kin;
 
-struct kin	*kin_open(void);
 /*
- * The next message: 1, 0 at the end (-E and every partition at its end,
+ * With reset NULL, the consumer reads the partitions the group assigns.
+ * Otherwise (stream_keep_state()): a second consumer outside the group
+ * reads every partition of the topics from the start (--from), and a
+ * message is marked replayed unless the group gave its partition to this
+ * instance and it is at or past the partition's committed offset; reset
+ * is called before everything is read again (see stream.h).
+ */
+struct kin	*kin_open(void (*reset)(void));
+/*
+ * The next message, the partitions merged in event time: 1, 0 at the end (-E and every partition at its end,
  * --until reached everywhere, or a stop signal), -1 on a fatal error.
  * A message that cannot be framed is reported through reject() and
  * skipped (its offset still counts as done).  Valid until the next call.

@@ -64,6 +64,15 @@ stream_on_idle(void (*fn)(void *), void *arg)
 	idle_hooks[nidle++].arg = arg;
 }
 
+static void (*state_reset)(void);
+int stream_replaying;
+
+void
+stream_keep_state(void (*reset)(void))
+{
+	state_reset = reset;
+}
+
 void
 stream_idle(void)
 {
@@ -129,7 +138,19 @@ struct src {
 	struct kin	 *kin;
 	struct kmsg	  kmsg;
 	const char	 *kschema;	/* writer schema of the current one */
+	struct tally	  before;	/* the tally before a replayed one */
 };
+
+/* A replayed record is done: it leaves no trace in the tally. */
+static void
+replay_done(struct src *s)
+{
+	if (!stream_replaying)
+		return;
+	tally = s->before;
+	tally.replayed++;
+	stream_replaying = 0;
+}
 
 struct src *
 src_open(char *const *paths, int n, const char *reader_schema)
@@ -163,7 +184,7 @@ src_open(char *const *paths, int n, const char *reader_schema)
 	s->rec.off = s->off;
 	s->rec.nfields = -1;
 	if (kafka_input())
-		s->kin = kin_open();
+		s->kin = kin_open(state_reset);
 	return s;
 }
 
@@ -494,9 +515,14 @@ src_next(struct src *s, struct rec **out)
 	if (s->subs != NULL)
 		return s->current == -2 ? 0 : merge_next(s, out);
 	for (;;) {
+		replay_done(s);
 		if (stream_stop)
 			return 0;
 		if (s->left > 0 && s->writer != NULL) {
+			if (s->kin != NULL && s->kmsg.replayed) {
+				s->before = tally;
+				stream_replaying = 1;
+			}
 			s->seqno++;
 			s->left--;
 			tally.read++;
@@ -710,6 +736,7 @@ src_close(struct src *s)
 	free(s->subs);
 	free(s->heads);
 	free(s->head_t);
+	replay_done(s);
 	close_input(s);
 	kin_close(s->kin);
 	drop_resolver(s);
@@ -775,6 +802,8 @@ sink_put(struct sink *k, avro_value_t *v, const void *key, size_t keylen)
 {
 	(void)key;
 	(void)keylen;
+	if (stream_replaying)
+		return;
 	if (k->kout != NULL) {
 		buf_clear(&k->enc);
 		if (enc_value(&k->enc, k->mw, v) < 0)
@@ -799,6 +828,8 @@ sink_put_raw(struct sink *k, const void *p, size_t n, const void *key,
 {
 	(void)key;
 	(void)keylen;
+	if (stream_replaying)
+		return;
 	if (k->kout != NULL) {
 		kout_put(k->kout, p, n);
 		tally.written++;
@@ -914,6 +945,8 @@ reject(const char *where, int64_t n, const char *input, size_t inlen,
 	char reason[1024];
 	va_list ap;
 
+	if (stream_replaying)	/* its owner says so */
+		return 0;
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
@@ -948,6 +981,9 @@ tally_finish(int verbose)
 		    (long long)tally.written, (long long)tally.absorbed,
 		    (long long)tally.rejected, reject_path ? "; rejects in " :
 		    "", reject_path ? reject_path : "");
+	if (tally.replayed > 0)
+		warnx("replayed %lld records of other instances' partitions "
+		    "for the state", (long long)tally.replayed);
 	free(reject_path);
 	reject_path = NULL;
 	return failed ? 1 : 0;

@@ -31,6 +31,23 @@ void	stream_idle(void);
 /* Also call fn(arg) then (at most 8: e.g. commit a database batch). */
 void	stream_on_idle(void (*fn)(void *), void *arg);
 
+/*
+ * A filter whose state spans the keys of several partitions (cv-features)
+ * or must follow a partition to another instance (cv-grade, cv-warn)
+ * calls this before opening its input.  Read from topics in a consumer
+ * group, each instance then reads every partition and keeps the whole
+ * state, but writes, acknowledges and counts only the records of the
+ * partitions the group gave it, from their committed offsets on; the
+ * others are replayed: while one is processed, stream_replaying is set,
+ * sinks drop what is written and rejects are not reported (their
+ * owner reports them).  When a partition comes to this instance after
+ * it has replayed past the partition's committed offset, reset() is
+ * called to empty the state and every partition is read again from the
+ * start.  Without topics it changes nothing.
+ */
+void	stream_keep_state(void (*reset)(void));
+extern int stream_replaying;
+
 struct rec {
 	avro_value_t	*value;		/* in the source's value schema */
 	const char	*key;		/* NULL for files and pipes */
@@ -132,6 +149,7 @@ int		 reject(const char *where, int64_t n, const char *input,
 
 struct tally {
 	int64_t	read, written, absorbed, rejected;
+	int64_t	replayed;	/* other instances' records (see above) */
 };
 extern struct tally tally;
 

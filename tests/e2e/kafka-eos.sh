@@ -1,0 +1,58 @@
+#!/bin/sh
+# kafka-eos: --eos runs a stage in transactions (README, Kafka).
+#
+#   - --eos needs -t and -T: without either it is refused (status 2).
+#   - cv-cat --eos -t sim -E -T out over 4 partitions: exit 0, and out
+#     holds the records of sim, each once.  librdkafka's transaction log
+#     (-X debug=eos) shows the input offsets sent to each transaction
+#     before it commits, and every transaction that began committed.
+#   - cv-features --eos: the same records as without.
+# What the mock cannot show (README, Kafka): read_committed isolation, and
+# that the offsets sent in a transaction become the group's (it accepts
+# them, but a second run of the group reads everything again).
+# Run from the repository root with the programs on PATH (tests/run does).
+set -u
+. tests/e2e/common.inc
+T=$(mktemp -d "${TMPDIR:-/tmp}/kafka-eos.XXXXXX")
+. tests/fixtures/kafka-lib.sh
+
+cv-sim -N 3000 -s 5 -o "$T/sim.avro"
+cv-cat -f csv "$T/sim.avro" | sed 1d > "$T/sim.csv"
+# Each IndexObs goes to every one of the 4 partitions.
+awk -F, '{ print; if ($1 == "IndexObs") for (i = 1; i < 4; i++) print }' \
+    "$T/sim.csv" > "$T/sim4.csv"
+cv-features "$T/sim.avro" | cv-cat -f csv | sed 1d > "$T/feat.want"
+start_broker B 4 sim,out,feat
+
+cv-cat --eos -b "$B" -f avro -T out "$T/sim.avro" 2> "$T/refused1"
+s1=$?
+cv-cat --eos -b "$B" -t sim -E -f csv > /dev/null 2> "$T/refused2"
+s2=$?
+checkx "--eos without -t, or without -T: refused (status $s1 $s2)" \
+    '[ $s1 -eq 2 ] && [ $s2 -eq 2 ] && grep -q -- "--eos" "$T/refused1"'
+
+cv-cat -b "$B" -T sim -f avro "$T/sim.avro"
+$TO cv-cat --eos -b "$B" -t sim -E -G eos $FAST_GROUP -X debug=eos \
+    -f avro -T out 2> "$T/eos.log"
+st=$?
+$TO cv-cat -b "$B" -t out -E -G rout -f csv 2> /dev/null | sed 1d \
+    > "$T/out.csv"
+checkx "cv-cat --eos -t sim -E -T out: exit $st, out holds sim's $(wc -l < \
+    "$T/sim4.csv") records, each once ($(wc -l < "$T/out.csv"))" \
+    '[ $st -eq 0 ] && msets_equal "$T/out.csv" "$T/sim4.csv"'
+began=$(grep -c 'Transactional API begin_transaction return.*Success' \
+    "$T/eos.log")
+sent=$(grep -c 'send_offsets_to_transaction return.*Success' "$T/eos.log")
+done_=$(grep -c 'Transaction successfully committed' "$T/eos.log")
+echo "# transactions: $began begun, $sent with the input offsets, $done_" \
+    "committed (the last one begun is left empty at exit)"
+checkx "every transaction with records committed, with its input offsets" \
+    '[ $done_ -ge 1 ] && [ $sent -eq $done_ ] && [ $began -eq $((done_ + 1)) ]'
+
+$TO cv-features --eos -b "$B" -t sim -E -G feos $FAST_GROUP -T feat \
+    2> "$T/feat.err"
+sf=$?
+$TO cv-cat -b "$B" -t feat -E -G rfeat -f csv 2> /dev/null | sed 1d \
+    > "$T/feat.got"
+checkx "cv-features --eos: exit $sf, the records of the file's run" \
+    '[ $sf -eq 0 ] && msets_equal "$T/feat.got" "$T/feat.want"'
