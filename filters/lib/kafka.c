@@ -269,7 +269,7 @@ user_set(const char *k)
  * The partitions are merged in event time, as files are: each assigned
  * partition's messages wait in a queue of their own, and the next message
  * handed out is the earliest head (message timestamp = event time; ties
- * by partition, then offset) once every partition has a head, or has
+ * in the order of the partition list) once every partition has a head, or has
  * kept the others waiting longer than the idle timeout (--idle); with -E
  * a partition at its end does not wait, as nothing more will come.  A
  * partition whose queue is full is paused until it drains.
@@ -308,6 +308,7 @@ struct kin {
 	void				(*reset)(void);
 	int				 replay;	/* read all again */
 	int				 settled;	/* assigned, not revoked */
+	int				 joined;	/* assigned once */
 	int				 closing;
 	double				 last_group_check;
 };
@@ -325,6 +326,13 @@ commit_transaction(struct kin *in)
 	rd_kafka_consumer_group_metadata_t *g;
 	rd_kafka_error_t *e = NULL;
 
+	if (undelivered > 0) {
+		rd_kafka_error_destroy(rd_kafka_abort_transaction(producer,
+		    60 * 1000));
+		errx(1, "kafka: %lld outputs not delivered: transaction "
+		    "aborted; run again to go on from the last one committed",
+		    (long long)undelivered);
+	}
 	if (in->acked->cnt == 0 && txn_msgs == 0)
 		return;
 	if (in->acked->cnt > 0) {
@@ -463,6 +471,45 @@ seek_from(struct kin *in, rd_kafka_topic_partition_list_t *parts)
 		}
 }
 
+/* The rebalance callbacks assign and revoke everything at once. */
+static void
+eager_only(rd_kafka_t *rk)
+{
+	if (strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0)
+		errx(2, "kafka: a cooperative partition.assignment.strategy "
+		    "is not supported: use range or roundrobin");
+}
+
+/*
+ * Offsets acknowledged but not committed are dropped when their
+ * partitions go: the next owner writes their records again.  Under
+ * --eos their outputs, in the open transaction, go with them.
+ */
+static void
+forget_acked(struct kin *in)
+{
+	rd_kafka_error_t *e;
+
+	if (kafka.eos && producer != NULL && (in->acked->cnt > 0 ||
+	    txn_msgs > 0)) {
+		if ((e = rd_kafka_abort_transaction(producer, 60 * 1000)) !=
+		    NULL || (e = rd_kafka_begin_transaction(producer)) != NULL)
+			errx(1, "kafka: transaction: %s",
+			    rd_kafka_error_string(e));
+		txn_msgs = 0;
+	}
+	rd_kafka_topic_partition_list_destroy(in->acked);
+	in->acked = rd_kafka_topic_partition_list_new(8);
+}
+
+/* Fetch again what was paused (librdkafka keeps a pause across a
+ * reassignment): a full queue or --until of before. */
+static void
+resume_all(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *l)
+{
+	rd_kafka_resume_partitions(rk, l);
+}
+
 static void
 rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     rd_kafka_topic_partition_list_t *parts, void *opaque)
@@ -470,6 +517,7 @@ rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	struct kin *in = opaque;
 	int i;
 
+	eager_only(rk);
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		if (kafka.from != INT64_MIN)
 			seek_from(in, parts);
@@ -482,14 +530,14 @@ rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			in->parts[i].partition = parts->elems[i].partition;
 		}
 		rd_kafka_assign(rk, parts);
+		resume_all(rk, parts);
 	} else {
 		/* Before the partitions go: what is done is committed
 		 * (unless they are lost already); what waits is read
 		 * again by their next owner. */
 		if (rd_kafka_assignment_lost(rk) == 0)
 			checkpoint(in);
-		rd_kafka_topic_partition_list_destroy(in->acked);
-		in->acked = rd_kafka_topic_partition_list_new(8);
+		forget_acked(in);
 		drop_parts(in);
 		rd_kafka_assign(rk, NULL);
 	}
@@ -510,11 +558,10 @@ group_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	struct part *pt;
 	int i;
 
+	eager_only(rk);
 	if (err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		checkpoint(in);
-		/* Not committed: their next owner writes them again. */
-		rd_kafka_topic_partition_list_destroy(in->acked);
-		in->acked = rd_kafka_topic_partition_list_new(8);
+		forget_acked(in);	/* what could not be committed */
 		for (i = 0; i < in->nparts; i++)
 			in->parts[i].owned = 0;
 		in->settled = 0;
@@ -532,6 +579,10 @@ group_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			    (int)c->elems[i].partition);
 			continue;
 		}
+		if (c->elems[i].err)
+			errx(1, "kafka: %s[%d]: the group's committed offset: "
+			    "%s", c->elems[i].topic, (int)c->elems[i].partition,
+			    rd_kafka_err2str(c->elems[i].err));
 		pt->owned = 1;
 		pt->start = c->elems[i].offset >= 0 ? c->elems[i].offset :
 		    INT64_MIN;
@@ -541,7 +592,7 @@ group_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	rd_kafka_topic_partition_list_destroy(c);
 	rd_kafka_assign(rk, parts);
 	rd_kafka_pause_partitions(rk, parts);	/* the reader reads */
-	in->settled = 1;
+	in->settled = in->joined = 1;
 	/* Which are here, for whoever runs the group (tests wait for it). */
 	warnx("kafka: %d of %d partitions here%s", parts->cnt, in->nparts,
 	    in->replay ? "; reading all again for the state" : "");
@@ -601,6 +652,7 @@ read_all(struct kin *in)
 	}
 	rd_kafka_assign(in->rk, NULL);
 	rd_kafka_assign(in->rk, l);
+	resume_all(in->rk, l);
 	rd_kafka_topic_partition_list_destroy(l);
 }
 
@@ -854,7 +906,8 @@ next_part(struct kin *in, double idle)
 		if (pt->n == 0) {
 			/* At its end, it has nothing more only when -E says
 			 * the topic is all there is; live, more may come. */
-			waiting |= !pt->at_end || !kafka.exit_at_end;
+			waiting |= !pt->done && (!pt->at_end ||
+			    !kafka.exit_at_end);
 			continue;
 		}
 		t = msg_time(pt->q[pt->head]);
@@ -931,7 +984,12 @@ kin_next(struct kin *in, struct kmsg *m)
 			return -1;
 		if (receive(in, 0) < 0)
 			return -1;
-		if ((pt = next_part(in, kafka.idle)) == NULL) {
+		/* Keeping the whole state, nothing goes out before the
+		 * group says which partitions are ours: it would only be
+		 * replayed again. */
+		pt = in->group != NULL && !in->joined ? NULL :
+		    next_part(in, kafka.idle);
+		if (pt == NULL) {
 			if (kafka.exit_at_end && all_at_end(in))
 				return 0;
 			/* About to wait: downstream gets what we have, and

@@ -230,8 +230,10 @@ kafka_block(struct src *s)
 			if (use_schema(s, schema_text(m->schema), m->topic) < 0)
 				return -1;
 		}
-		if (s->writer == NULL)
-			continue;	/* rejected: an unreadable schema */
+		if (s->writer == NULL) {	/* rejected: an unreadable schema */
+			kin_ack(s->kin, m->topic, m->partition, m->offset);
+			continue;
+		}
 		s->block = m->body;
 		s->blocklen = m->len;
 		s->pos = 0;
