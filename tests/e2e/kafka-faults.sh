@@ -157,7 +157,7 @@ ctl rtt all 30
 ctl error FindCoordinator COORDINATOR_NOT_AVAILABLE 2
 ctl error JoinGroup COORDINATOR_LOAD_IN_PROGRESS 1
 $TO cv-cat -b "$B" -t a -G stage $STAGE_GROUP -E \
-    -X max.partition.fetch.bytes=4096 -X debug=cgrp,fetch,msg \
+    -X max.partition.fetch.bytes=1024 -X debug=cgrp,fetch,msg \
     -f avro -T c 2> "$T/c.err" &
 pc=$!
 # Once it writes c: the faults come while it reads.
