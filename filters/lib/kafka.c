@@ -502,14 +502,6 @@ forget_acked(struct kin *in)
 	in->acked = rd_kafka_topic_partition_list_new(8);
 }
 
-/* Fetch again what was paused (librdkafka keeps a pause across a
- * reassignment): a full queue or --until of before. */
-static void
-resume_all(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *l)
-{
-	rd_kafka_resume_partitions(rk, l);
-}
-
 static void
 rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     rd_kafka_topic_partition_list_t *parts, void *opaque)
@@ -530,7 +522,9 @@ rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			in->parts[i].partition = parts->elems[i].partition;
 		}
 		rd_kafka_assign(rk, parts);
-		resume_all(rk, parts);
+		/* librdkafka keeps a pause (full queue, --until) across a
+		 * reassignment: fetch again. */
+		rd_kafka_resume_partitions(rk, parts);
 	} else {
 		/* Before the partitions go: what is done is committed
 		 * (unless they are lost already); what waits is read
@@ -652,7 +646,7 @@ read_all(struct kin *in)
 	}
 	rd_kafka_assign(in->rk, NULL);
 	rd_kafka_assign(in->rk, l);
-	resume_all(in->rk, l);
+	rd_kafka_resume_partitions(in->rk, l);	/* a pause outlives it */
 	rd_kafka_topic_partition_list_destroy(l);
 }
 
