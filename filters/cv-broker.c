@@ -339,7 +339,7 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp, "usage: cv-broker [-h] [-n brokers] [-p partitions] "
-	    "[-t topic[,topic]]\n");
+	    "[-t topic[:partitions][,...]]\n");
 }
 
 /* A whole number from lo to hi, else the usage and exit 2. */
@@ -354,6 +354,37 @@ whole_arg(int c, const char *s, long lo, long hi)
 		exit(2);
 	}
 	return (long)d;
+}
+
+/*
+ * Create the topics of LIST, "name" or "name:partitions" each, the
+ * partitions PARTITIONS where not given.  A bad item: its reason and
+ * exit 2, before the bootstrap list is printed.
+ */
+static void
+create_topics(rd_kafka_mock_cluster_t *mc, const char *list,
+    long partitions, long replicas)
+{
+	char *copy = estrdup(list), *item, *colon, *save = NULL;
+	long n;
+
+	for (item = strtok_r(copy, ",", &save); item != NULL;
+	    item = strtok_r(NULL, ",", &save)) {
+		n = partitions;
+		if ((colon = strchr(item, ':')) != NULL) {
+			*colon = '\0';
+			n = whole_arg('t', colon + 1, 1, 1000);
+		}
+		if (*item == '\0') {
+			warnx("-t: %s: a topic without a name", list);
+			usage(stderr);
+			exit(2);
+		}
+		if (rd_kafka_mock_topic_create(mc, item, (int)n,
+		    (int)replicas) != 0)
+			errx(1, "topic %s: cannot create", item);
+	}
+	free(copy);
 }
 
 int
@@ -373,7 +404,8 @@ main(int argc, char *argv[])
 	struct input in;
 	sigset_t block, unblocked;
 	fd_set rfds;
-	char msg[512], *topics = NULL, *p, *save = NULL;
+	char msg[512];
+	const char *topics = NULL;
 	long brokers = 1, partitions = 4;
 	int c, n;
 
@@ -387,7 +419,7 @@ main(int argc, char *argv[])
 			    "  -p, --partitions N  partitions of each topic "
 			    "created (4)\n"
 			    "  -t, --topics LIST   topics to create at "
-			    "start\n"
+			    "start: name[:partitions],...\n"
 			    "  -h, --help          this help\n"
 			    "commands on stdin, one a line, each answered "
 			    "\"ok LINE: ...\" on stdout:\n"
@@ -450,15 +482,8 @@ main(int argc, char *argv[])
 		errx(1, "%s", msg);
 	if ((mc = rd_kafka_mock_cluster_new(rk, (int)brokers)) == NULL)
 		errx(1, "cannot start the mock cluster");
-	if (topics != NULL) {
-		topics = estrdup(topics);
-		for (p = strtok_r(topics, ",", &save); p; p = strtok_r(NULL,
-		    ",", &save))
-			if (rd_kafka_mock_topic_create(mc, p, (int)partitions,
-			    (int)(brokers < 3 ? brokers : 3)) != 0)
-				errx(1, "topic %s: cannot create", p);
-		free(topics);
-	}
+	if (topics != NULL)
+		create_topics(mc, topics, partitions, brokers < 3 ? brokers : 3);
 	printf("%s\n", rd_kafka_mock_cluster_bootstraps(mc));
 	if (fflush(stdout) == EOF)
 		err(1, "stdout");
