@@ -44,11 +44,11 @@ cv-cat -f csv "$T/feat.avro" > "$T/feat.csv"
 nfeat=$(($(wc -l < "$T/feat.csv") - 1))
 
 start_broker B 4 feat,ev,py,bad
-cv-features -b "$B" -T feat --schema-ids "$T/ids" --framing confluent \
-    "$T/sim.avro" 2> "$T/w1.err"
+cv-features -b "$B" -T ${KT}feat --schema-ids "$T/ids" \
+    --framing confluent "$T/sim.avro" 2> "$T/w1.err"
 s1=$?
-cv-cat -b "$B" -T ev -f avro --schema-ids "$T/ids" --framing confluent \
-    "$T/sim.avro" 2> "$T/w2.err"
+cv-cat -b "$B" -T ${KT}ev -f avro --schema-ids "$T/ids" \
+    --framing confluent "$T/sim.avro" 2> "$T/w2.err"
 s2=$?
 cat "$T/w1.err" "$T/w2.err" | head -4 | sed 's/^/# /'
 checkx "cv-features and cv-cat write Confluent-framed topics (status $s1 $s2)" \
@@ -139,20 +139,20 @@ check(msgs and not bad["decode"], "%s: every body decodes with "
       "python3-avro to its last byte" % topic, bad["decode"])
 EOF
 }
-readback feat Features "$T/feat.avsc" "$T/feat.py.avro"
-readback ev Event "$T/sim.avsc" "$T/ev.py.avro"
+readback "${KT}feat" Features "$T/feat.avsc" "$T/feat.py.avro"
+readback "${KT}ev" Event "$T/sim.avsc" "$T/ev.py.avro"
 cv-cat -f csv "$T/feat.py.avro" > "$T/feat.py.csv" 2>&1
 checkx "feat: the records python decoded are the $nfeat of cv-features' file (cv-cat -f csv)" \
     '[ $nfeat -gt 100 ] && msets_equal "$T/feat.py.csv" "$T/feat.csv"'
 
 # 2. What python wrote, read by cv-cat: the records of feat.avro to py,
 # 00 + id 1001; to bad, id 999 and then the first record with 1001.
-"$PY" - "$B" "$T/feat.avro" <<'EOF'
+"$PY" - "$B" "$T/feat.avro" "$KT" <<'EOF'
 import io, struct, sys
 import avro.datafile, avro.io
 from confluent_kafka import Producer
 
-brokers, path = sys.argv[1:3]
+brokers, path, prefix = sys.argv[1:4]
 p = Producer({"bootstrap.servers": brokers})
 r = avro.datafile.DataFileReader(open(path, "rb"), avro.io.DatumReader())
 writer = avro.io.DatumWriter(r.datum_reader.writers_schema)
@@ -163,9 +163,12 @@ for rec in r:
     bodies.append(b.getvalue())
 r.close()
 for body in bodies:
-    p.produce("py", b"\0" + struct.pack(">I", 1001) + body, partition=0)
-p.produce("bad", b"\0" + struct.pack(">I", 999) + bodies[0], partition=0)
-p.produce("bad", b"\0" + bytes([0, 0, 0x03, 0xe9]) + bodies[0], partition=0)
+    p.produce(prefix + "py", b"\0" + struct.pack(">I", 1001) + body,
+              partition=0)
+p.produce(prefix + "bad", b"\0" + struct.pack(">I", 999) + bodies[0],
+          partition=0)
+p.produce(prefix + "bad", b"\0" + bytes([0, 0, 0x03, 0xe9]) + bodies[0],
+          partition=0)
 left = p.flush(30)
 print("# python produced %d records to py, 2 to bad; %d undelivered" %
       (len(bodies), left))
@@ -175,14 +178,14 @@ st=$?
 checkx "python3-confluent-kafka produced Confluent-framed messages (status $st)" \
     '[ $st -eq 0 ]'
 
-$TO cv-cat -b "$B" -t py -E -G c1 $FAST_GROUP --schema-ids "$T/ids" \
-    -f csv > "$T/py.csv" 2> "$T/py.err" &
+$TO cv-cat -b "$B" -t ${KT}py -E -G ${KT}c1 $FAST_GROUP \
+    --schema-ids "$T/ids" -f csv > "$T/py.csv" 2> "$T/py.err" &
 p1=$!
-$TO cv-cat -b "$B" -t py -E -G c2 $FAST_GROUP -f csv > "$T/py2.csv" \
-    2> "$T/py2.err" &
+$TO cv-cat -b "$B" -t ${KT}py -E -G ${KT}c2 $FAST_GROUP -f csv \
+    > "$T/py2.csv" 2> "$T/py2.err" &
 p2=$!
-$TO cv-cat -b "$B" -t bad -E -G c3 $FAST_GROUP -e skip --schema-ids "$T/ids" \
-    -f csv > "$T/bad.csv" 2> "$T/bad.err" &
+$TO cv-cat -b "$B" -t ${KT}bad -E -G ${KT}c3 $FAST_GROUP -e skip \
+    --schema-ids "$T/ids" -f csv > "$T/bad.csv" 2> "$T/bad.err" &
 p3=$!
 wait $p1; s1=$?
 wait $p2; s2=$?
@@ -193,8 +196,9 @@ done
 checkx "py: cv-cat --schema-ids shows the $nfeat records python wrote (status $s1)" \
     '[ $s1 -eq 0 -a $nfeat -gt 100 ] && msets_equal "$T/py.csv" "$T/feat.csv"'
 checkx "py: without --schema-ids py[0]@0 is rejected naming id 1001, exit 1 (status $s2)" \
-    '[ $s2 -eq 1 ] && grep -q "^cv-cat: py\[0\]@0: .*1001" "$T/py2.err"'
+    '[ $s2 -eq 1 ] && grep -q "^cv-cat: ${KT}py\[0\]@0: .*1001" "$T/py2.err"'
 head -2 "$T/feat.csv" > "$T/bad.want"
 checkx "bad: id 999 is rejected as bad[0]@0 naming the id, the next read, exit 1 (status $s3)" \
-    '[ $s3 -eq 1 ] && grep -q "^cv-cat: bad\[0\]@0: .*\<999\>" "$T/bad.err" &&
+    '[ $s3 -eq 1 ] &&
+    grep -q "^cv-cat: ${KT}bad\[0\]@0: .*\<999\>" "$T/bad.err" &&
     cmp -s "$T/bad.csv" "$T/bad.want"'

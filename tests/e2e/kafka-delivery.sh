@@ -49,7 +49,7 @@ put() {
 	topic=$1
 	shift
 	for i in "$@"; do
-		cv-cat -b "$B" -T "$topic" -f avro "$T/piece.0$i.avro"
+		cv-cat -b "$B" -T "$KT$topic" -f avro "$T/piece.0$i.avro"
 		sleep 0.3
 	done
 }
@@ -71,8 +71,8 @@ wait_for() {
 at_least_once() {
 	put "$1" 0 1 2
 	first=$(cv-cat -f csv "$T"/piece.0[012].avro | sed 1d | wc -l)
-	cv-cat -b "$B" -t "$1" -G "g-$1" $FAST_GROUP ${5:-} ${6:-} -f avro \
-	    -T "$2" 2> "$T/$1.err" &
+	cv-cat -b "$B" -t "$KT$1" -G "${KT}g-$1" $FAST_GROUP ${5:-} ${6:-} \
+	    -f avro -T "$KT$2" 2> "$T/$1.err" &
 	pid=$!
 	wait_for "$2" 0
 	sleep "$4"
@@ -84,10 +84,11 @@ at_least_once() {
 	stop=$?
 	wait $feeder
 	before=$(count_msgs "$B" "$2")
-	$TO cv-cat -b "$B" -t "$1" -G "g-$1" $FAST_GROUP -E -f avro -T "$2" \
-	    2> "$T/$1.err2"
+	$TO cv-cat -b "$B" -t "$KT$1" -G "${KT}g-$1" $FAST_GROUP -E -f avro \
+	    -T "$KT$2" 2> "$T/$1.err2"
 	again=$?
-	$TO cv-cat -b "$B" -t "$2" -E -G "check-$2" -f csv 2> /dev/null |
+	$TO cv-cat -b "$B" -t "$KT$2" -E -G "${KT}check-$2" -f csv \
+	    2> /dev/null |
 	    sed 1d > "$T/$2.csv"
 	sort "$T/all.csv" > "$T/all.sorted.$2"
 	sort "$T/$2.csv" > "$T/$2.sorted"
@@ -123,7 +124,7 @@ checkx "after kill -9 and a run with -E: every record in out9 (status $stop then
     '[ $stop -eq 137 ] && [ $again -eq 0 ] && [ $lost -eq 0 ]'
 
 # -T without -f avro (cv-cat's default format is json).
-cv-cat -b "$B" -T json "$T/piece.00.avro" > "$T/json.out" 2> "$T/json.err"
+cv-cat -b "$B" -T ${KT}json "$T/piece.00.avro" > "$T/json.out" 2> "$T/json.err"
 st=$?
 m=$(count_msgs "$B" json)
 echo "# cv-cat -T json piece.00.avro: status $st, $m messages in json," \
@@ -137,18 +138,18 @@ cv-cat -f csv "$T/sorted.avro" |
     awk -F, 'NR == 1 || $16 == "honda/odyssey/touring"' > "$T/one.csv"
 cv-ingest -M tests/fixtures/features-vehicle.map -o "$T/one.avro" \
     "$T/one.csv"
-cv-cat -b "$B" -T onekey -f avro "$T/one.avro"
-parts=$($TO kcat -C -b "$B" -t onekey -e -q -f '%p\n' | sort -u | wc -l)
-$TO cv-cat -b "$B" -t onekey -E -G e1 -f csv > "$T/e1.csv" \
+cv-cat -b "$B" -T ${KT}onekey -f avro "$T/one.avro"
+parts=$($TO kcat -C -b "$B" -t ${KT}onekey -e -q -f '%p\n' | sort -u | wc -l)
+$TO cv-cat -b "$B" -t ${KT}onekey -E -G ${KT}e1 -f csv > "$T/e1.csv" \
     2> "$T/e1.err" &
 p1=$!
-$TO cv-cat -b "$B" -t empty -E -G e2 -f csv > "$T/e2.csv" \
+$TO cv-cat -b "$B" -t ${KT}empty -E -G ${KT}e2 -f csv > "$T/e2.csv" \
     2> "$T/e2.err" &
 p2=$!
-$TO cv-cat -b "$B" -t onekey -E -G e3 $FAST_GROUP -f csv \
+$TO cv-cat -b "$B" -t ${KT}onekey -E -G ${KT}e3 $FAST_GROUP -f csv \
     > "$T/e3a.csv" 2> "$T/e3a.err" &
 p3=$!
-$TO cv-cat -b "$B" -t onekey -E -G e3 $FAST_GROUP -f csv \
+$TO cv-cat -b "$B" -t ${KT}onekey -E -G ${KT}e3 $FAST_GROUP -f csv \
     > "$T/e3b.csv" 2> "$T/e3b.err" &
 p4=$!
 wait $p1; s1=$?
@@ -173,10 +174,10 @@ checkx "-E, two instances in one group: both end, every record read (status $s3 
     '[ $s3 -eq 0 ] && [ $s4 -eq 0 ] && [ $lost -eq 0 ]'
 
 # 3. --from/--until over the sales in event time.
-cv-cat -b "$B" -T win -f avro "$T/sorted.avro"
-cv-ingest -b "$B" -T winidx -M tests/fixtures/kafka-index.map \
+cv-cat -b "$B" -T ${KT}win -f avro "$T/sorted.avro"
+cv-ingest -b "$B" -T ${KT}winidx -M tests/fixtures/kafka-index.map \
     tests/fixtures/kafka-index.csv
-cv-cat -b "$B" -T winidx -f avro "$T/sorted.avro"
+cv-cat -b "$B" -T ${KT}winidx -f avro "$T/sorted.avro"
 # window FROM UNTIL CSV: the records of CSV with FROM <= event time <
 # UNTIL (times as cv-cat prints them, compared as text)
 window() {
@@ -193,16 +194,20 @@ window() {
 			print
 	}' "$3"
 }
-$TO cv-cat -b "$B" -t win -E -G w1 --from 2015-02-01 --until 2015-03-01 \
+$TO cv-cat -b "$B" -t ${KT}win -E -G ${KT}w1 --from 2015-02-01 \
+    --until 2015-03-01 \
     -f csv > "$T/w1.csv" 2> "$T/w1.err" &
 p1=$!
-$TO cv-cat -b "$B" -t win -E -G w2 --from 2015-05-01 -f csv > "$T/w2.csv" \
+$TO cv-cat -b "$B" -t ${KT}win -E -G ${KT}w2 --from 2015-05-01 -f csv \
+    > "$T/w2.csv" \
     2> "$T/w2.err" &
 p2=$!
-$TO cv-cat -b "$B" -t win -E -G w3 --until 2015-01-01 -f csv > "$T/w3.csv" \
+$TO cv-cat -b "$B" -t ${KT}win -E -G ${KT}w3 --until 2015-01-01 -f csv \
+    > "$T/w3.csv" \
     2> "$T/w3.err" &
 p3=$!
-$TO cv-cat -b "$B" -t winidx -E -G w4 --from 2015-02-01 --until 2015-03-01 \
+$TO cv-cat -b "$B" -t ${KT}winidx -E -G ${KT}w4 --from 2015-02-01 \
+    --until 2015-03-01 \
     -f csv > "$T/w4.csv" 2> "$T/w4.err" &
 p4=$!
 wait $p1; s1=$?
@@ -231,11 +236,13 @@ echo "# winidx, --from 2015-02-01 --until 2015-03-01: $(wc -l < \
 checkx "--from/--until with unpublished index values in the topic: the records of the window (status $s4)" \
     '[ $s4 -eq 0 ] && msets_equal "$T/w4.got" "$T/w4.want"'
 if "$PY" -c 'import confluent_kafka' 2> /dev/null; then
-	"$PY" - "$B" <<'EOF'
+	"$PY" - "$B" "$KT" <<'EOF'
 import sys
 from confluent_kafka import Consumer, TopicPartition
-c = Consumer({"bootstrap.servers": sys.argv[1], "group.id": "probe"})
-r = c.offsets_for_times([TopicPartition("win", 0, 1422748800000)], 10)
+c = Consumer({"bootstrap.servers": sys.argv[1],
+              "group.id": sys.argv[2] + "probe"})
+r = c.offsets_for_times([TopicPartition(sys.argv[2] + "win", 0,
+                                        1422748800000)], 10)
 print("# the broker's offset of win[0] at 2015-02-01: %d%s" % (r[0].offset,
       " (no lookup by timestamp: cv-cat scanned)" if r[0].offset < 0 else ""))
 c.close()
@@ -243,28 +250,30 @@ EOF
 fi
 
 # 4. Bad messages: a line from kcat -P between two pieces, on partition 0.
-cv-cat -b "$B" -T bad -f avro "$T/piece.00.avro"
-echo "not an avro record" | kcat -P -b "$B" -t bad -p 0
-cv-cat -b "$B" -T bad -f avro "$T/piece.01.avro"
-off=$($TO kcat -C -b "$B" -t bad -p 0 -e -q -f '%o %s\n' |
+cv-cat -b "$B" -T ${KT}bad -f avro "$T/piece.00.avro"
+echo "not an avro record" | kcat -P -b "$B" -t ${KT}bad -p 0
+cv-cat -b "$B" -T ${KT}bad -f avro "$T/piece.01.avro"
+off=$($TO kcat -C -b "$B" -t ${KT}bad -p 0 -e -q -f '%o %s\n' |
     sed -n 's/^\([0-9]*\) not an avro record$/\1/p')
-$TO cv-cat -b "$B" -t bad -E -G b1 -f csv > "$T/b1.csv" 2> "$T/b1.err" &
+$TO cv-cat -b "$B" -t ${KT}bad -E -G ${KT}b1 -f csv > "$T/b1.csv" \
+    2> "$T/b1.err" &
 p1=$!
-$TO cv-cat -b "$B" -t bad -E -G b2 -e skip -f csv > "$T/b2.csv" \
+$TO cv-cat -b "$B" -t ${KT}bad -E -G ${KT}b2 -e skip -f csv > "$T/b2.csv" \
     2> "$T/b2.err" &
 p2=$!
 # A message cut short after the fingerprint and 4 bytes of body, and one
 # with two bytes after its record, each before a good one (files given to
 # kcat -P are sent whole, one message each).
-$TO kcat -C -b "$B" -t bad -p 0 -o 0 -c 1 -e -q -D '' -f '%s' > "$T/good.bin"
+$TO kcat -C -b "$B" -t ${KT}bad -p 0 -o 0 -c 1 -e -q -D '' -f '%s' \
+    > "$T/good.bin"
 head -c 14 "$T/good.bin" > "$T/trunc.bin"
 { cat "$T/good.bin"; printf '\0\0'; } > "$T/extra.bin"
-kcat -P -b "$B" -t trunc -p 0 "$T/trunc.bin" "$T/good.bin"
-kcat -P -b "$B" -t extra -p 0 "$T/extra.bin" "$T/good.bin"
-$TO cv-cat -b "$B" -t trunc -E -G b3 -e skip -f csv > "$T/b3.csv" \
+kcat -P -b "$B" -t ${KT}trunc -p 0 "$T/trunc.bin" "$T/good.bin"
+kcat -P -b "$B" -t ${KT}extra -p 0 "$T/extra.bin" "$T/good.bin"
+$TO cv-cat -b "$B" -t ${KT}trunc -E -G ${KT}b3 -e skip -f csv > "$T/b3.csv" \
     2> "$T/b3.err" &
 p3=$!
-$TO cv-cat -b "$B" -t extra -E -G b4 -e skip -f csv > "$T/b4.csv" \
+$TO cv-cat -b "$B" -t ${KT}extra -E -G ${KT}b4 -e skip -f csv > "$T/b4.csv" \
     2> "$T/b4.err" &
 p4=$!
 wait $p1; s1=$?
@@ -274,7 +283,8 @@ wait $p4; s4=$?
 sed 's/^/# /' "$T/b1.err" | head -2
 checkx "a message kcat -P wrote: rejected as bad[0]@$off, exit 1 (status $s1)" \
     '[ $s1 -eq 1 ] && [ -n "$off" ] &&
-    grep -q "^cv-cat: bad\[0\]@$off: not Avro single-object encoding" "$T/b1.err"'
+    grep -q "^cv-cat: ${KT}bad\[0\]@$off: not Avro single-object encoding" \
+    "$T/b1.err"'
 cv-cat -f csv "$T/piece.00.avro" "$T/piece.01.avro" > "$T/b.want"
 want=$(($(wc -l < "$T/b.want") - 1))
 checkx "-e skip: the rest read, read $((want + 1)) = written $want + rejected 1, exit 1 (status $s2)" \
@@ -286,6 +296,7 @@ for c in 3:trunc:"a body cut short" 4:extra:"bytes after the record"; do
 	eval "st=\$s$i"
 	head -2 "$T/b$i.err" | sed 's/^/# /'
 	checkx "$topic: ${c##*:} is rejected as $topic[0]@0 and the next message read, exit 1 (status $st)" \
-	    '[ $st -eq 1 ] && grep -q "^cv-cat: $topic\[0\]@0: " "$T/b$i.err" &&
+	    '[ $st -eq 1 ] &&
+	    grep -q "^cv-cat: $KT$topic\[0\]@0: " "$T/b$i.err" &&
 	    [ "$(wc -l < "$T/b$i.csv")" -eq 2 ]'
 done

@@ -24,18 +24,18 @@ awk -F, '{ print; if ($1 == "IndexObs") for (i = 1; i < 4; i++) print }' \
 cv-features "$T/sim.avro" | cv-cat -f csv | sed 1d > "$T/feat.want"
 start_broker B 4 sim,out,feat
 
-cv-cat --eos -b "$B" -f avro -T out "$T/sim.avro" 2> "$T/refused1"
+cv-cat --eos -b "$B" -f avro -T ${KT}out "$T/sim.avro" 2> "$T/refused1"
 s1=$?
-cv-cat --eos -b "$B" -t sim -E -f csv > /dev/null 2> "$T/refused2"
+cv-cat --eos -b "$B" -t ${KT}sim -E -f csv > /dev/null 2> "$T/refused2"
 s2=$?
 checkx "--eos without -t, or without -T: refused (status $s1 $s2)" \
     '[ $s1 -eq 2 ] && [ $s2 -eq 2 ] && grep -q -- "--eos" "$T/refused1"'
 
-cv-cat -b "$B" -T sim -f avro "$T/sim.avro"
-$TO cv-cat --eos -b "$B" -t sim -E -G eos $FAST_GROUP -X debug=eos \
-    -f avro -T out 2> "$T/eos.log"
+cv-cat -b "$B" -T ${KT}sim -f avro "$T/sim.avro"
+$TO cv-cat --eos -b "$B" -t ${KT}sim -E -G ${KT}eos $FAST_GROUP -X debug=eos \
+    -f avro -T ${KT}out 2> "$T/eos.log"
 st=$?
-$TO cv-cat -b "$B" -t out -E -G rout -f csv 2> /dev/null | sed 1d \
+$TO cv-cat -b "$B" -t ${KT}out -E -G ${KT}rout -f csv 2> /dev/null | sed 1d \
     > "$T/out.csv"
 checkx "cv-cat --eos -t sim -E -T out: exit $st, out holds sim's $(wc -l < \
     "$T/sim4.csv") records, each once ($(wc -l < "$T/out.csv"))" \
@@ -49,10 +49,11 @@ echo "# transactions: $began begun, $sent with the input offsets, $done_" \
 checkx "every transaction with records committed, with its input offsets" \
     '[ $done_ -ge 1 ] && [ $sent -eq $done_ ] && [ $began -eq $((done_ + 1)) ]'
 
-$TO cv-features --eos -b "$B" -t sim -E -G feos $FAST_GROUP -T feat \
+$TO cv-features --eos -b "$B" -t ${KT}sim -E -G ${KT}feos $FAST_GROUP \
+    -T ${KT}feat \
     2> "$T/feat.err"
 sf=$?
-$TO cv-cat -b "$B" -t feat -E -G rfeat -f csv 2> /dev/null | sed 1d \
+$TO cv-cat -b "$B" -t ${KT}feat -E -G ${KT}rfeat -f csv 2> /dev/null | sed 1d \
     > "$T/feat.got"
 checkx "cv-features --eos: exit $sf, the records of the file's run" \
     '[ $sf -eq 0 ] && msets_equal "$T/feat.got" "$T/feat.want"'

@@ -38,6 +38,7 @@ set -u
 . tests/e2e/common.inc
 T=$(mktemp -d "${TMPDIR:-/tmp}/kafka-faults.XXXXXX")
 . tests/fixtures/kafka-lib.sh
+need_mock "injecting faults"
 DATA=pipelines/data/auction_honda_odyssey_3500.csv
 MAP=pipelines/maps/auction.map
 [ -f "$DATA" ] || { echo "skip: $DATA absent"; exit 77; }

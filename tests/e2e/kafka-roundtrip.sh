@@ -42,26 +42,30 @@ nfeat=$(($(wc -l < "$T/feat.want") - 1))
 checkx "inputs: $nodc sales, $nsim simulated events, $nfeat features" \
     '[ $nodc -gt 3000 -a $nfeat -gt 1000 ]'
 
-start_broker B1 1 ev,sim,feat,feat2
-start_broker B4 4 ev,sim,feat,copy
+start_broker B1 1 ev1,sim1,feat1,feat2
+start_broker B4 4 ev4,sim4,feat4,copy
 
 # 1. Write and read back.
-cv-cat -b "$B1" -T ev -f avro "$T/odc.avro" &&
-    cv-cat -b "$B4" -T ev -f avro "$T/odc.avro" &&
-    cv-cat -b "$B1" -T sim -f avro "$T/sim.avro" &&
-    cv-cat -b "$B4" -T sim -f avro "$T/sim.avro"
+cv-cat -b "$B1" -T ${KT}ev1 -f avro "$T/odc.avro" &&
+    cv-cat -b "$B4" -T ${KT}ev4 -f avro "$T/odc.avro" &&
+    cv-cat -b "$B1" -T ${KT}sim1 -f avro "$T/sim.avro" &&
+    cv-cat -b "$B4" -T ${KT}sim4 -f avro "$T/sim.avro"
 st=$?
 checkx "cv-cat -T writes the topics (status $st)" '[ $st -eq 0 ]'
 
 # Readers in groups of their own run at the same time: a new group waits
 # 3 s for its members.
-$TO cv-cat -b "$B1" -t ev -E -G rt1 -f avro > "$T/rt1.avro" 2> "$T/rt1.err" &
+$TO cv-cat -b "$B1" -t ${KT}ev1 -E -G ${KT}rt1 -f avro > "$T/rt1.avro" \
+    2> "$T/rt1.err" &
 p1=$!
-$TO cv-cat -b "$B4" -t ev -E -G rt4 -f avro > "$T/rt4.avro" 2> "$T/rt4.err" &
+$TO cv-cat -b "$B4" -t ${KT}ev4 -E -G ${KT}rt4 -f avro > "$T/rt4.avro" \
+    2> "$T/rt4.err" &
 p4=$!
-$TO cv-cat -b "$B4" -t sim -E -G rts4 -f avro > "$T/rts4.avro" 2> "$T/rts4.err" &
+$TO cv-cat -b "$B4" -t ${KT}sim4 -E -G ${KT}rts4 -f avro > "$T/rts4.avro" \
+    2> "$T/rts4.err" &
 ps4=$!
-$TO cv-features -b "$B1" -t sim -E -G f1 -T feat 2> "$T/f1.err" &
+$TO cv-features -b "$B1" -t ${KT}sim1 -E -G ${KT}f1 -T ${KT}feat1 \
+    2> "$T/f1.err" &
 pf1=$!
 wait $p1; s1=$?
 wait $p4; s4=$?
@@ -82,24 +86,28 @@ checkx "4 partitions: index values come back once per partition (status $ss4)" \
 
 # 2. A stage over topics.
 wait $pf1; sf1=$?
-$TO cv-cat -b "$B1" -t feat -E -G rf1 -f csv > "$T/feat1.csv" 2> "$T/rf1.err"
+$TO cv-cat -b "$B1" -t ${KT}feat1 -E -G ${KT}rf1 -f csv > "$T/feat1.csv" \
+    2> "$T/rf1.err"
 checkx "1 partition: cv-features -t sim -E -T feat equals cv-features on the file (status $sf1)" \
     '[ $sf1 -eq 0 ] && cmp -s "$T/feat1.csv" "$T/feat.want"'
 
-$TO cv-features -b "$B4" -t sim -E -G f4 -T feat 2> "$T/f4.err"
+$TO cv-features -b "$B4" -t ${KT}sim4 -E -G ${KT}f4 -T ${KT}feat4 2> "$T/f4.err"
 sf4=$?
-$TO cv-cat -b "$B4" -t feat -E -G rf4 -f csv > "$T/feat4.csv" 2> "$T/rf4.err"
+$TO cv-cat -b "$B4" -t ${KT}feat4 -E -G ${KT}rf4 -f csv > "$T/feat4.csv" \
+    2> "$T/rf4.err"
 checkx "4 partitions merged in event time: cv-features equals the file as a multiset (status $sf4)" \
     '[ $sf4 -eq 0 ] && msets_equal "$T/feat4.csv" "$T/feat.want"'
-cv-features -b "$B4" -t sim -E -l 60 -o "$T/f4l.avro" 2> "$T/f4l.err"
+cv-features -b "$B4" -t ${KT}sim4 -E -l 60 -o "$T/f4l.avro" 2> "$T/f4l.err"
 sf4l=$?
 checkx "-l with -t and no -s: refused (status $sf4l)" \
     '[ $sf4l -eq 2 ] && grep -q "^cv-features: -l: not with -t" "$T/f4l.err"'
 
 # 3. Topic to topic.
-$TO cv-cat -b "$B4" -t sim -E -G cp -f avro -T copy 2> "$T/cp.err"
+$TO cv-cat -b "$B4" -t ${KT}sim4 -E -G ${KT}cp -f avro -T ${KT}copy \
+    2> "$T/cp.err"
 scp=$?
-$TO cv-cat -b "$B4" -t copy -E -G rcp -f csv > "$T/copy.csv" 2> "$T/rcp.err"
+$TO cv-cat -b "$B4" -t ${KT}copy -E -G ${KT}rcp -f csv > "$T/copy.csv" \
+    2> "$T/rcp.err"
 echo "# topic to topic: $(($(wc -l < "$T/rts4.csv") - 1)) records in sim," \
     "$(($(wc -l < "$T/copy.csv") - 1)) in its copy," \
     "$(grep -c '^IndexObs' "$T/copy.csv") of them IndexObs" \
@@ -109,18 +117,19 @@ checkx "cv-cat -t sim -E -f avro -T copy: each IndexObs once per partition, as i
 
 # 4. Pipes and topics.  head ends the pipe: what SIGPIPE stops need not
 # free what it holds (under valgrind, tests/run).
-CV_LEAK_CHECK=no $TO cv-cat -b "$B4" -t ev -E -G pipe1 -f avro \
+CV_LEAK_CHECK=no $TO cv-cat -b "$B4" -t ${KT}ev4 -E -G ${KT}pipe1 -f avro \
     2> "$T/pipe1.err" |
     CV_LEAK_CHECK=no cv-cat -f table 2> "$T/pipe2.err" | head -5 > "$T/table"
 checkx "cv-cat -t ev -E -f avro | cv-cat -f table | head: five lines, quietly" \
     '[ "$(wc -l < "$T/table")" -eq 5 ] &&
     head -1 "$T/table" | grep -q "VehicleObs.vehicle_id" &&
     [ ! -s "$T/pipe1.err" ] && [ ! -s "$T/pipe2.err" ]'
-cv-cat -f avro "$T/sim.avro" | cv-features -b "$B1" -T feat2 2> "$T/p2t.err"
+cv-cat -f avro "$T/sim.avro" | cv-features -b "$B1" -T ${KT}feat2 \
+    2> "$T/p2t.err"
 sp=$?
-$TO cv-cat -b "$B1" -t sim -E -G pipe3 -f avro 2> "$T/pipe3.err" |
+$TO cv-cat -b "$B1" -t ${KT}sim1 -E -G ${KT}pipe3 -f avro 2> "$T/pipe3.err" |
     cv-features | cv-cat -f csv > "$T/t2p.csv"
-$TO cv-cat -b "$B1" -t feat2 -E -G rfeat2 -f csv > "$T/feat2.csv"
+$TO cv-cat -b "$B1" -t ${KT}feat2 -E -G ${KT}rfeat2 -f csv > "$T/feat2.csv"
 checkx "a pipe into a topic: cv-cat -f avro | cv-features -T feat2 equals the file (status $sp)" \
     '[ $sp -eq 0 ] && cmp -s "$T/feat2.csv" "$T/feat.want"'
 checkx "a topic into a pipe: cv-cat -t sim -E -f avro | cv-features equals the file" \

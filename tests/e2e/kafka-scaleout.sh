@@ -80,37 +80,49 @@ wait_count() {
 }
 
 ## A. The chain, each stateful stage three times.
-PIDS=
+PIDS= ERRS=
+# started ERRFILE: note the stage just started in the background
+started() {
+	PIDS="$PIDS $!"
+	ERRS="$ERRS $!:$1"
+}
 for i in 1 2 3; do
-	$TO cv-features -b "$B" -t sim -G sf $FAST_GROUP -T feat \
-	    2> "$T/f.$i.err" &
-	PIDS="$PIDS $!"
-	$TO cv-grade -b "$B" -t val -G sg $FAST_GROUP -T graded \
+	$TO cv-features -b "$B" -t ${KT}sim -G ${KT}sf $FAST_GROUP \
+	    -T ${KT}feat 2> "$T/f.$i.err" &
+	started "$T/f.$i.err"
+	$TO cv-grade -b "$B" -t ${KT}val -G ${KT}sg $FAST_GROUP -T ${KT}graded \
 	    2> "$T/g.$i.err" &
-	PIDS="$PIDS $!"
-	$TO cv-warn -L -b "$B" -t graded -G sw $FAST_GROUP -T warn \
-	    2> "$T/w.$i.err" &
-	PIDS="$PIDS $!"
+	started "$T/g.$i.err"
+	$TO cv-warn -L -b "$B" -t ${KT}graded -G ${KT}sw $FAST_GROUP \
+	    -T ${KT}warn 2> "$T/w.$i.err" &
+	started "$T/w.$i.err"
 done
-$TO cv-predict -b "$B" -t feat -G sp $FAST_GROUP -T val 2> "$T/p.err" &
-PIDS="$PIDS $!"
+$TO cv-predict -b "$B" -t ${KT}feat -G ${KT}sp $FAST_GROUP -T ${KT}val \
+    2> "$T/p.err" &
+started "$T/p.err"
 KAFKA_PIDS="$KAFKA_PIDS $PIDS"
 wait_groups f g w
 checkx "three instances each of cv-features, cv-grade and cv-warn share the six partitions of their topics" \
     '[ $? -eq 0 ]'
-cv-cat -b "$B" -T sim -f avro "$T/sim.avro"
+cv-cat -b "$B" -T ${KT}sim -f avro "$T/sim.avro"
 wait_count warn $nwarn
 checkx "the warn topic reaches the pipe chain's $nwarn records" '[ $? -eq 0 ]'
 sleep 1		# room for extra records, if any were to come
 kill $PIDS
 st=0
 for p in $PIDS; do
-	wait $p || st=$?
+	wait $p && continue
+	st=$?
+	# which one, and its last words
+	for e in $ERRS; do
+		[ "${e%%:*}" = "$p" ] && tail -3 "${e#*:}" |
+		    sed "s|^|# exit $st, ${e##*/}: |"
+	done
 done
 checkx "SIGTERM: every stage exits 0 (last non-zero status: $st)" \
     '[ $st -eq 0 ]'
-$TO cv-cat -b "$B" -t feat -E -G rfeat -f csv > "$T/feat.got"
-$TO cv-cat -b "$B" -t warn -E -G rwarn -f csv > "$T/warn.got"
+$TO cv-cat -b "$B" -t ${KT}feat -E -G ${KT}rfeat -f csv > "$T/feat.got"
+$TO cv-cat -b "$B" -t ${KT}warn -E -G ${KT}rwarn -f csv > "$T/warn.got"
 echo "# feat: $(($(wc -l < "$T/feat.got") - 1)) records," \
     "warn: $(($(wc -l < "$T/warn.got") - 1))"
 for g in f g w; do
@@ -123,22 +135,28 @@ checkx "warn: the multiset of the pipe chain's cv-warn -L records" \
 
 ## B. Partitions move: a clean stop and a kill -9, on a broker slowed
 ## down (40 ms a request, 1 KiB fetches) so that they move mid-stream.
-mkfifo "$T/ctl"
-cv-broker -p 6 -t sim < "$T/ctl" > "$T/slow.out" 2> "$T/slow.err" &
-KAFKA_PIDS="$KAFKA_PIDS $!"
-exec 3> "$T/ctl"
-i=0
-while [ "$(grep -c . "$T/slow.out")" -lt 1 ] && [ $i -lt 100 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-BS=$(head -1 "$T/slow.out")
-cv-cat -b "$BS" -T sim -f avro "$T/sim.avro"
-echo "rtt all 40" >&3
+## On a cluster named by KAFKA_BROKERS: its sim topic, filled in A, with
+## 1 KiB fetches only.
+if [ -n "${KAFKA_BROKERS:-}" ]; then
+	BS=$B
+else
+	mkfifo "$T/ctl"
+	cv-broker -p 6 -t sim < "$T/ctl" > "$T/slow.out" 2> "$T/slow.err" &
+	KAFKA_PIDS="$KAFKA_PIDS $!"
+	exec 3> "$T/ctl"
+	i=0
+	while [ "$(grep -c . "$T/slow.out")" -lt 1 ] && [ $i -lt 100 ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	BS=$(head -1 "$T/slow.out")
+	cv-cat -b "$BS" -T sim -f avro "$T/sim.avro"
+	echo "rtt all 40" >&3
+fi
 SLOW="-X max.partition.fetch.bytes=1024"
 PIDS=
 for i in 1 2 3; do
-	$TO cv-features -b "$BS" -t sim -E -G sm $FAST_GROUP $SLOW \
+	$TO cv-features -b "$BS" -t ${KT}sim -E -G ${KT}sm $FAST_GROUP $SLOW \
 	    -o "$T/m.$i.avro" 2> "$T/m.$i.err" &
 	PIDS="$PIDS $!"
 done

@@ -11,8 +11,7 @@
 set -u
 . tests/e2e/common.inc
 T=$(mktemp -d "${TMPDIR:-/tmp}/store-kafka.XXXXXX")
-bpid=
-trap '[ -n "$bpid" ] && kill "$bpid" 2> /dev/null; rm -rf "$T"' EXIT INT TERM
+. tests/fixtures/kafka-lib.sh
 P=4
 
 need_python sqlite3
@@ -24,37 +23,27 @@ for r in sqlite3.connect(sys.argv[1]).execute("SELECT * FROM event"):
     print(r)' "$1" | sort
 }
 
-cv-broker -p "$P" -t ev > "$T/addr" 2> "$T/broker.err" &
-bpid=$!
-i=0
-while [ ! -s "$T/addr" ] && [ $i -lt 200 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-if [ ! -s "$T/addr" ]; then
-	echo "skip: cv-broker did not start"
-	exit 77
-fi
-B=$(head -1 "$T/addr")
+start_broker B 4 ev
 K="-b $B -X session.timeout.ms=6000 -X heartbeat.interval.ms=500"
 
 cv-sim -N 1000 --loans 10 -s 5 -o "$T/ev.avro"
-cv-sim -N 1000 --loans 10 -s 5 -b "$B" -T ev
+cv-sim -N 1000 --loans 10 -s 5 -b "$B" -T ${KT}ev
 ni=$(cv-cat -f csv -c type "$T/ev.avro" | grep -c IndexObs)
 read=$((1000 + (P - 1) * ni))
 cv-store -d "$T/file.db" "$T/ev.avro"
 
-cv-store -v $K -t ev -E -d "$T/k.db" 2> "$T/k.err"
+cv-store -v $K -t ${KT}ev -G ${KT}store -E -d "$T/k.db" 2> "$T/k.err"
 check "topic: $read messages, 1000 rows, the copies absorbed" \
     grep -q "read $read = written 1000 + absorbed $((read - 1000)) " \
     "$T/k.err"
 rows "$T/file.db" > "$T/file"
 rows "$T/k.db" > "$T/k"
 check "topic: the same rows as from the file" cmp -s "$T/file" "$T/k"
-cv-store -v $K -t ev -E -d "$T/k.db" 2> "$T/k2.err"
+cv-store -v $K -t ${KT}ev -G ${KT}store -E -d "$T/k.db" \
+    2> "$T/k2.err"
 check "the same group again: nothing left to read" \
     grep -q "read 0 = written 0 + absorbed 0 " "$T/k2.err"
-cv-store -v $K -t ev -E -G other -d "$T/k.db" 2> "$T/k3.err"
+cv-store -v $K -t ${KT}ev -E -G ${KT}other -d "$T/k.db" 2> "$T/k3.err"
 check "another group: everything read, nothing added" \
     grep -q "read $read = written 0 + absorbed $read " "$T/k3.err"
 check "-T: refused (status 2)" sh -c \
