@@ -1,7 +1,9 @@
 #!/bin/sh
 # kafka-roundtrip: records through Kafka topics come back as they went in
 # (README, Kafka).  Each run starts cv-broker (librdkafka's mock cluster)
-# of its own: one with 1 partition a topic, one with 4.
+# of its own: one with 1 partition a topic, one with 4 (on a cluster that
+# KAFKA_BROKERS names: topics ev1, sim1, ... of 1 partition and ev4, sim4,
+# ... of 4; tests/fixtures/kafka-lib.sh).
 #
 #   - An Event stream (the Odyssey auction sales, cv-ingest -S) written to
 #     a topic with `cv-cat -T` and read back with `cv-cat -t -E -f avro`:
