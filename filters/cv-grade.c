@@ -311,14 +311,14 @@ update_streak(struct grader *g, const char *id, int tier)
 		now.better = 0;
 		if (!now.watch && now.tier3 >= watch_enter) {
 			now.watch = 1;
-			g->entered++;
+			g->entered += !stream_replaying;
 		}
 	} else {
 		now.tier3 = 0;
 		if (now.watch && ++now.better >= watch_leave) {
 			now.watch = 0;
 			now.better = 0;
-			g->left++;
+			g->left += !stream_replaying;
 		}
 	}
 	if (now.tier3 || now.better || now.watch) {
@@ -378,7 +378,8 @@ grade_one(struct grader *g, const struct view *v, struct sink *sink)
 	rate = tier == 1 ? tier1_bp : tier == 3 ? tier3_bp + tier3_vol_bp *
 	    (isnan(vol) ? 0 : 100 * vol) : 0;
 	st = update_streak(g, id, tier);
-	g->graded[tier - 1]++;
+	if (!stream_replaying)	/* -v counts this instance's records */
+		g->graded[tier - 1]++;
 	snprintf(grade, sizeof(grade), "%d-%d", tier, level);
 
 	memset(sl, 0, sizeof(sl));

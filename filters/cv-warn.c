@@ -278,7 +278,8 @@ light_one(struct warner *w, const struct view *v, struct slot *sl,
 	sl[A_REASONS].nlist = nr;
 	sl[A_MESSAGE].has = 1;
 	sl[A_MESSAGE].s = msg->p;
-	w->lit[light]++;
+	if (!stream_replaying)	/* -v counts this instance's records */
+		w->lit[light]++;
 	return was != light;
 }
 
@@ -457,7 +458,8 @@ main(int argc, char *argv[])
 			}
 		} else if (view_is_null(v, w.fx[F_LOAN]) ||
 		    view_is_null(v, w.fx[F_BALANCE])) {
-			w.unlit++;
+			if (!stream_replaying)
+				w.unlit++;
 			if (w.loans_only || w.changes)
 				tally.absorbed++;
 			else

@@ -16,13 +16,18 @@
 #      (cv-cat -f csv lines, sorted): nothing lost, nothing doubled, every
 #      value as in one process, although cv-features' state spans segments
 #      of several partitions (make and market depreciation, regions).
-#   B. A partition moves: three cv-features instances over the filled
-#      topic; once records are out, one is stopped (SIGTERM) and later
-#      another is killed (kill -9); the rest take over their partitions
-#      (rebuilding the state by replaying the input) and run to the end
-#      (-E).  Every record of the file's run must be in the output, no
-#      other record, and the duplicates (at-least-once) are counted and
-#      printed.
+#   B. Partitions move mid-stream: the input comes to a topic sim2 in
+#      three parts (event-time windows of sim copied with cv-cat --from
+#      --until).  Instances 1 and 2 of cv-features share sim2; after the
+#      first part, once 1 has written some, 1 is stopped (SIGTERM) and 2
+#      takes its partitions from the offsets 1 committed; the second part;
+#      instance 3 joins; while the third part is written, 2 is killed
+#      (kill -9) and 3 takes its partitions from 2's last commits; 3 is
+#      stopped once every record is out.  Each instance reads every
+#      partition for the state, so what each writes for its partitions is
+#      what one process writes: every record of the file's run must be in
+#      the output, no other record, and the duplicates (at-least-once:
+#      what 2 did after its last commit) are counted and printed.
 # Run from the repository root with the programs on PATH (tests/run does).
 set -u
 . tests/e2e/common.inc
@@ -38,35 +43,42 @@ N=6000
 cv-sim -N $N -s 11 -o "$T/sim.avro"
 cv-features "$T/sim.avro" > "$T/feat.avro" &&
     cv-cat -f csv "$T/feat.avro" > "$T/feat.want" &&
-    cv-predict "$T/feat.avro" | cv-grade | cv-warn -L |
-    cv-cat -f csv > "$T/warn.want"
+    cv-predict "$T/feat.avro" | cv-grade -v 2> "$T/grade.v" |
+    cv-warn -L -v 2> "$T/warn.v" | cv-cat -f csv > "$T/warn.want"
 nfeat=$(($(wc -l < "$T/feat.want") - 1))
 nwarn=$(($(wc -l < "$T/warn.want") - 1))
 checkx "the pipe chain: $nfeat features, $nwarn warnings" \
     '[ $nfeat -gt 4000 ] && [ $nwarn -gt 500 ]'
 
-start_broker B 6 sim,feat,val,graded,warn,feat2
+start_broker B 6 sim,feat,val,graded,warn,sim2
 
-# wait_groups ERRFILE...: until the last "partitions here" line of each
-# instance's stderr, summed over each group of three, says 6 (60 s).
-wait_groups() {
+# wait_parts ERRFILE...: until the last "partitions here" lines of these
+# instances' stderr say 6 in all (60 s); the names may be patterns, which
+# are matched at each look (a file comes when its instance has started)
+wait_parts() {
 	i=0
 	while [ $i -lt 600 ]; do
-		ok=1
-		for g in "$@"; do
-			n=0
-			for f in $T/$g.*.err; do
-				k=$(grep 'partitions here' "$f" | tail -1 |
-				    sed 's/.*kafka: \([0-9]*\) of.*/\1/')
-				n=$((n + ${k:-0}))
-			done
-			[ $n -eq 6 ] || ok=0
+		n=0
+		for f in $*; do
+			k=$(grep 'partitions here' "$f" 2> /dev/null | tail -1 |
+			    sed 's/.*kafka: \([0-9]*\) of.*/\1/')
+			n=$((n + ${k:-0}))
 		done
-		[ $ok -eq 1 ] && return 0
+		[ $n -eq 6 ] && return 0
 		i=$((i + 1))
 		sleep 0.1
 	done
+	for f in $*; do
+		echo "# ${f##*/}: $(grep 'partitions here' "$f" | tail -1)"
+	done
 	return 1
+}
+
+# wait_groups G...: wait_parts for each group of instances, $T/G.*.err
+wait_groups() {
+	for g in "$@"; do
+		wait_parts "$T/$g.*.err" || return 1
+	done
 }
 
 # wait_count TOPIC N: until TOPIC holds N messages (90 s)
@@ -90,10 +102,10 @@ for i in 1 2 3; do
 	$TO cv-features -b "$B" -t ${KT}sim -G ${KT}sf $FAST_GROUP \
 	    -T ${KT}feat 2> "$T/f.$i.err" &
 	started "$T/f.$i.err"
-	$TO cv-grade -b "$B" -t ${KT}val -G ${KT}sg $FAST_GROUP -T ${KT}graded \
-	    2> "$T/g.$i.err" &
+	$TO cv-grade -v -b "$B" -t ${KT}val -G ${KT}sg $FAST_GROUP \
+	    -T ${KT}graded 2> "$T/g.$i.err" &
 	started "$T/g.$i.err"
-	$TO cv-warn -L -b "$B" -t ${KT}graded -G ${KT}sw $FAST_GROUP \
+	$TO cv-warn -L -v -b "$B" -t ${KT}graded -G ${KT}sw $FAST_GROUP \
 	    -T ${KT}warn 2> "$T/w.$i.err" &
 	started "$T/w.$i.err"
 done
@@ -132,63 +144,133 @@ checkx "feat: the multiset of the pipe chain's cv-features records" \
     'msets_equal "$T/feat.got" "$T/feat.want"'
 checkx "warn: the multiset of the pipe chain's cv-warn -L records" \
     'msets_equal "$T/warn.got" "$T/warn.want"'
+# -v: each instance counts its own records, not those it replayed for the
+# state; summed over the three, the pipe chain's counts.
+# vsum PATTERN FILE...: the numbers of the -v lines matching PATTERN,
+# summed field by field
+vsum() {
+	p=$1
+	shift
+	grep -h "$p" "$@" | sed 's/tier [0-9]://g' | tr -cs '0-9\n' ' ' |
+	    awk '{
+		for (i = 1; i <= NF; i++)
+			s[i] += $i
+		n = NF
+	} END {
+		for (i = 1; i <= n; i++)
+			printf "%s%d", (i > 1 ? " " : ""), s[i]
+		print ""
+	}'
+}
+gv=$(vsum 'tier 1:' "$T/grade.v") gv3=$(vsum 'tier 1:' "$T"/g.?.err)
+wv=$(vsum 'GREEN' "$T/warn.v") wv3=$(vsum 'GREEN' "$T"/w.?.err)
+echo "# -v, the pipe chain: cv-grade $gv, cv-warn $wv; three instances" \
+    "summed: $gv3, $wv3"
+checkx "-v: the three instances' counts of tiers, watch list, lights sum to the pipe chain's" \
+    '[ -n "$gv" ] && [ "$gv" = "$gv3" ] && [ -n "$wv" ] && [ "$wv" = "$wv3" ]'
 
-## B. Partitions move: a clean stop and a kill -9, on a broker slowed
-## down (40 ms a request, 1 KiB fetches) so that they move mid-stream.
-## On a cluster named by KAFKA_BROKERS: its sim topic, filled in A, with
-## 1 KiB fetches only.
-if [ -n "${KAFKA_BROKERS:-}" ]; then
-	BS=$B
-else
-	mkfifo "$T/ctl"
-	cv-broker -p 6 -t sim < "$T/ctl" > "$T/slow.out" 2> "$T/slow.err" &
-	KAFKA_PIDS="$KAFKA_PIDS $!"
-	exec 3> "$T/ctl"
+## B. Partitions move mid-stream.  The windows: a third and two thirds
+## of the way through the sales, by day.
+cv-cat -f csv "$T/sim.avro" | awk -F, '
+    NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+    $1 == "VehicleObs" { print substr($col["VehicleObs.observed_at"], 1, 10) }' |
+    sort > "$T/days"
+nv=$(wc -l < "$T/days")
+d1=$(sed -n "$((nv / 3))p" "$T/days")
+d2=$(sed -n "$((nv * 2 / 3))p" "$T/days")
+# part N FROM UNTIL: the records of sim in the window, copied to sim2
+part() {
+	$TO cv-cat -b "$B" -t ${KT}sim -E -G ${KT}part$1 ${2:+--from $2} \
+	    ${3:+--until $3} -f avro -T ${KT}sim2 2> "$T/part$1.err"
+}
+# records FILE: the records in an instance's output so far
+records() {
+	cv-cat -f csv "$1" 2> /dev/null | sed 1d
+}
+# stopped PID: its status once it ends (60 s, then kill -9)
+stopped() {
 	i=0
-	while [ "$(grep -c . "$T/slow.out")" -lt 1 ] && [ $i -lt 100 ]; do
+	while kill -0 "$1" 2> /dev/null && [ $i -lt 600 ]; do
 		sleep 0.1
 		i=$((i + 1))
 	done
-	BS=$(head -1 "$T/slow.out")
-	cv-cat -b "$BS" -T sim -f avro "$T/sim.avro"
-	echo "rtt all 40" >&3
-fi
-SLOW="-X max.partition.fetch.bytes=1024"
-PIDS=
-for i in 1 2 3; do
-	$TO cv-features -b "$BS" -t ${KT}sim -E -G ${KT}sm $FAST_GROUP $SLOW \
-	    -o "$T/m.$i.avro" 2> "$T/m.$i.err" &
-	PIDS="$PIDS $!"
+	kill -KILL "$1" 2> /dev/null
+	wait "$1"
+}
+# Not under $TO: kill -9 must reach the instance itself.
+feat_b() {
+	cv-features -b "$B" -t ${KT}sim2 -G ${KT}sm $FAST_GROUP \
+	    -o "$T/m.$1.avro" 2> "$T/m.$1.err" &
+	KAFKA_PIDS="$KAFKA_PIDS $!"
+}
+feat_b 1
+m1=$!
+feat_b 2
+m2=$!
+wait_parts "$T/m.1.err" "$T/m.2.err"
+sb1=$?
+part 1 "" "$d1"
+i=0
+while [ "$(records "$T/m.1.avro" | wc -l)" -eq 0 ] && [ $i -lt 300 ]; do
+	sleep 0.1
+	i=$((i + 1))
 done
-KAFKA_PIDS="$KAFKA_PIDS $PIDS"
-set -- $PIDS
-wait_groups m
-checkx "B: three instances share the six partitions" '[ $? -eq 0 ]'
-sleep 1
-kill -TERM "$1"
-wait "$1"
+kill -TERM $m1
+stopped $m1
 s1=$?
-sleep 2
-kill -KILL "$2"
-wait "$2"
-wait "$3"
+part 2 "$d1" "$d2"
+feat_b 3
+m3=$!
+# 3 has its partitions, and 2 has given them up
+i=0
+while ! grep -q '[1-9][0-9]* of 6 partitions here' "$T/m.3.err" &&
+    [ $i -lt 600 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+wait_parts "$T/m.2.err" "$T/m.3.err"
+sb2=$?
+part 3 "$d2" "" &
+pp=$!
+sleep 0.5
+kill -KILL $m2
+stopped $m2
+s2=$?
+wait $pp
+sed 1d "$T/feat.want" | sort > "$T/m.want"
+i=0
+while [ $i -lt 120 ]; do
+	for k in 1 2 3; do
+		records "$T/m.$k.avro"
+	done | sort -u | comm -13 - "$T/m.want" > "$T/m.missing"
+	[ -s "$T/m.missing" ] || break
+	sleep 0.5
+	i=$((i + 1))
+done
+kill -TERM $m3
+stopped $m3
 s3=$?
-checkx "B: the stopped one exits 0, the last one ends at the end (status $s1, $s3)" \
-    '[ $s1 -eq 0 ] && [ $s3 -eq 0 ]'
+echo "# B: windows from $d1, from $d2; instance 1 stopped (status $s1)," \
+    "2 killed ($s2), 3 stopped ($s3)"
+checkx "B: 1 and 2 share the six partitions, then 2 and 3" \
+    '[ $sb1 -eq 0 ] && [ $sb2 -eq 0 ]'
+checkx "B: SIGTERM: 1 and 3 exit 0; kill -9 ends 2 (status $s1, $s2, $s3)" \
+    '[ $s1 -eq 0 ] && [ $s2 -eq 137 ] && [ $s3 -eq 0 ]'
 for i in 1 2 3; do
 	cv-cat -f csv "$T/m.$i.avro" 2> /dev/null | sed 1d > "$T/m.$i.csv"
 done
-n1=$(wc -l < "$T/m.1.csv") n3=$(wc -l < "$T/m.3.csv")
+n1=$(wc -l < "$T/m.1.csv") n2=$(wc -l < "$T/m.2.csv")
+n3=$(wc -l < "$T/m.3.csv")
 sort "$T"/m.[123].csv > "$T/m.got"
-sed 1d "$T/feat.want" | sort > "$T/m.want"
 uniq "$T/m.got" > "$T/m.set"
 dups=$(($(wc -l < "$T/m.got") - $(wc -l < "$T/m.set")))
 missing=$(comm -13 "$T/m.set" "$T/m.want" | wc -l)
 extra=$(comm -23 "$T/m.set" "$T/m.want" | wc -l)
-echo "# B: $(wc -l < "$T/m.got") records out for $nfeat ($n1 by the one" \
-    "stopped, $n3 by the last): $missing missing, $extra not the file's," \
+echo "# B: $(wc -l < "$T/m.got") records out for $nfeat ($n1 by 1," \
+    "$n2 by 2, $n3 by 3): $missing missing, $extra not the file's," \
     "$dups duplicates (at-least-once)"
-checkx "B: the partitions moved mid-stream (the stopped one wrote some, the last one not all)" \
-    '[ $n1 -gt 0 ] && [ $n3 -lt $nfeat ]'
+checkx "B: each wrote some, none all (the partitions moved mid-stream)" \
+    '[ $n1 -gt 0 ] && [ $n2 -gt 0 ] && [ $n3 -gt 0 ] &&
+    [ $n1 -lt $nfeat ] && [ $n2 -lt $nfeat ] && [ $n3 -lt $nfeat ]'
 checkx "B: after a stop and a kill -9, every record of the file's run, and no other" \
     '[ $missing -eq 0 ] && [ $extra -eq 0 ]'
