@@ -56,22 +56,22 @@ start_broker B 6 sim,feat,val,graded,warn,sim2
 # instances' stderr say 6 in all (60 s); the names may be patterns, which
 # are matched at each look (a file comes when its instance has started)
 wait_parts() {
-	i=0
-	while [ $i -lt 600 ]; do
-		n=0
-		for f in $*; do
-			k=$(grep 'partitions here' "$f" 2> /dev/null | tail -1 |
-			    sed 's/.*kafka: \([0-9]*\) of.*/\1/')
-			n=$((n + ${k:-0}))
-		done
-		[ $n -eq 6 ] && return 0
-		i=$((i + 1))
-		sleep 0.1
-	done
+	poll 600 six_here "$@" && return 0
 	for f in $*; do
 		echo "# ${f##*/}: $(grep 'partitions here' "$f" | tail -1)"
 	done
 	return 1
+}
+
+# six_here ERRFILE...: their last "partitions here" lines say 6 in all
+six_here() {
+	n=0
+	for f in $*; do
+		k=$(grep 'partitions here' "$f" 2> /dev/null | tail -1 |
+		    sed 's/.*kafka: \([0-9]*\) of.*/\1/')
+		n=$((n + ${k:-0}))
+	done
+	[ $n -eq 6 ]
 }
 
 # wait_groups G...: wait_parts for each group of instances, $T/G.*.err
@@ -187,14 +187,21 @@ part() {
 records() {
 	cv-cat -f csv "$1" 2> /dev/null | sed 1d
 }
+wrote_some() {
+	[ -n "$(records "$1" | head -1)" ]
+}
+gone() {
+	! kill -0 "$1" 2> /dev/null
+}
+# all_out: every record of the file's run is in the outputs
+all_out() {
+	! for k in 1 2 3; do
+		records "$T/m.$k.avro"
+	done | sort -u | comm -13 - "$T/m.want" | grep -q .
+}
 # stopped PID: its status once it ends (60 s, then kill -9)
 stopped() {
-	i=0
-	while kill -0 "$1" 2> /dev/null && [ $i -lt 600 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	kill -KILL "$1" 2> /dev/null
+	poll 600 gone "$1" || kill -KILL "$1"
 	wait "$1"
 }
 # Not under $TO: kill -9 must reach the instance itself.
@@ -210,11 +217,7 @@ m2=$!
 wait_parts "$T/m.1.err" "$T/m.2.err"
 sb1=$?
 part 1 "" "$d1"
-i=0
-while [ "$(records "$T/m.1.avro" | wc -l)" -eq 0 ] && [ $i -lt 300 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
+poll 300 wrote_some "$T/m.1.avro"
 kill -TERM $m1
 stopped $m1
 s1=$?
@@ -222,12 +225,7 @@ part 2 "$d1" "$d2"
 feat_b 3
 m3=$!
 # 3 has its partitions, and 2 has given them up
-i=0
-while ! grep -q '[1-9][0-9]* of 6 partitions here' "$T/m.3.err" &&
-    [ $i -lt 600 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
+poll 600 grep -q '[1-9][0-9]* of 6 partitions here' "$T/m.3.err"
 wait_parts "$T/m.2.err" "$T/m.3.err"
 sb2=$?
 part 3 "$d2" "" &
@@ -238,15 +236,7 @@ stopped $m2
 s2=$?
 wait $pp
 sed 1d "$T/feat.want" | sort > "$T/m.want"
-i=0
-while [ $i -lt 120 ]; do
-	for k in 1 2 3; do
-		records "$T/m.$k.avro"
-	done | sort -u | comm -13 - "$T/m.want" > "$T/m.missing"
-	[ -s "$T/m.missing" ] || break
-	sleep 0.5
-	i=$((i + 1))
-done
+poll 600 all_out
 kill -TERM $m3
 stopped $m3
 s3=$?
@@ -257,7 +247,7 @@ checkx "B: 1 and 2 share the six partitions, then 2 and 3" \
 checkx "B: SIGTERM: 1 and 3 exit 0; kill -9 ends 2 (status $s1, $s2, $s3)" \
     '[ $s1 -eq 0 ] && [ $s2 -eq 137 ] && [ $s3 -eq 0 ]'
 for i in 1 2 3; do
-	cv-cat -f csv "$T/m.$i.avro" 2> /dev/null | sed 1d > "$T/m.$i.csv"
+	records "$T/m.$i.avro" > "$T/m.$i.csv"
 done
 n1=$(wc -l < "$T/m.1.csv") n2=$(wc -l < "$T/m.2.csv")
 n3=$(wc -l < "$T/m.3.csv")

@@ -24,30 +24,20 @@ TESTS=${KAFKA_SHARED_TESTS:-kafka-roundtrip kafka-interop kafka-eos}
 PREFIX=shared-$$-
 
 # Every topic a test's start_broker lines name, with a prefix for each
-# test: "PREFIXtest-name:partitions,...".
+# test, "PREFIXtest-name:partitions" a line.
 for t in $TESTS; do
 	sed -n "s/^start_broker [A-Z0-9]* \([0-9]*\) \(.*\)\$/$t \1 \2/p" \
 	    "tests/e2e/$t.sh"
 done | awk -v pre="$PREFIX" '{
 	n = split($3, name, ",")
-	for (i = 1; i <= n; i++) {
-		printf "%s%s%s-%s:%s", sep, pre, $1, name[i], $2
-		sep = ","
-	}
-} END { print "" }' > "$T/topics"
-cv-broker -t "$(cat "$T/topics")" > "$T/broker" 2> "$T/broker.err" &
-KAFKA_PIDS="$KAFKA_PIDS $!"
-i=0
-while [ ! -s "$T/broker" ] && [ $i -lt 100 ]; do
-	sleep 0.1
-	i=$((i + 1))
-done
-[ -s "$T/broker" ] || { echo "skip: cv-broker printed no bootstrap list"; exit 77; }
-echo "# one cv-broker, $(tr , "\n" < "$T/topics" | grep -c .) topics" \
-    "made beforehand, for: $TESTS"
+	for (i = 1; i <= n; i++)
+		print pre $1 "-" name[i] ":" $2
+}' | sort > "$T/topics.want"
+mock_broker BROKER -t "$(paste -s -d , "$T/topics.want")"
+echo "# one cv-broker, $(wc -l < "$T/topics.want") topics made" \
+    "beforehand, for: $TESTS"
 if command -v kcat > /dev/null 2>&1; then
-	tr ',' '\n' < "$T/topics" | grep . | sort > "$T/topics.want"
-	$TO kcat -L -b "$(head -1 "$T/broker")" |
+	$TO kcat -L -b "$BROKER" |
 	    sed -n 's/^ *topic "\(.*\)" with \([0-9]*\) partitions:$/\1:\2/p' |
 	    sort > "$T/topics.got"
 	checkx "cv-broker -t name:partitions,...: each topic with its own partitions (kcat -L)" \
@@ -57,7 +47,7 @@ fi
 for t in $TESTS; do
 	mkdir "$T/$t"
 	t0=$(date +%s)
-	KAFKA_BROKERS=$(head -1 "$T/broker") KAFKA_TOPIC_PREFIX=$PREFIX$t- \
+	KAFKA_BROKERS=$BROKER KAFKA_TOPIC_PREFIX=$PREFIX$t- \
 	    TMPDIR=$T/$t sh "tests/e2e/$t.sh" > "$T/$t.out" 2>&1
 	st=$?
 	echo "# $t: $(($(date +%s) - t0)) s"
