@@ -1,6 +1,7 @@
 # cvpipe: one GNU Makefile, no recursion, no configure step.
-# Adding filters/cv-foo.c adds the program cv-foo; adding tests/unit/test-foo.c
-# adds a unit test; both without editing this file.
+# Adding filters/cv-foo.c, or a folder filters/cv-foo/ of .c files, adds the
+# program cv-foo; adding tests/unit/test-foo.c adds a unit test; all without
+# editing this file.
 
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -34,11 +35,15 @@ ALL_CFLAGS = $(WARN) $(PC_CFLAGS) -Ifilters -I$(B) $(CFLAGS) $(SANFLAGS) -MMD -M
 ALL_LDFLAGS = $(LDFLAGS) $(SANFLAGS)
 
 PROGS_SRC = $(wildcard filters/cv-*.c)
-PROGS = $(PROGS_SRC:filters/%.c=$(B)/bin/%)
+PROG_DIRS = $(patsubst filters/%/,%,$(wildcard filters/cv-*/))
+PROGS = $(PROGS_SRC:filters/%.c=$(B)/bin/%) $(PROG_DIRS:%=$(B)/bin/%)
+PROG_OBJ = $(PROGS_SRC:filters/%.c=$(B)/%.o) \
+	$(patsubst filters/%.c,$(B)/%.o,$(wildcard filters/cv-*/*.c))
 LIB_SRC = $(wildcard filters/lib/*.c)
 LIB_OBJ = $(LIB_SRC:filters/%.c=$(B)/%.o) $(B)/lib/schemas_embedded.o
 UNIT_SRC = $(wildcard tests/unit/test-*.c)
 UNITS = $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+UNIT_OBJ = $(UNITS:%=%.o)
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz-*.c)
 SCHEMAS = $(wildcard schemas/*.avsc)
 
@@ -71,6 +76,15 @@ $(B)/libcv.a: $(LIB_OBJ)
 $(B)/bin/%: $(B)/%.o $(B)/libcv.a
 	@mkdir -p $(@D)
 	$(CC) $(ALL_LDFLAGS) -o $@ $< $(B)/libcv.a $(PC_LIBS)
+
+# A program that is a folder links the objects of all its files.
+define folder_program
+$(B)/bin/$(1): $(patsubst filters/%.c,$(B)/%.o,$(wildcard filters/$(1)/*.c)) \
+    $(B)/libcv.a
+	@mkdir -p $$(@D)
+	$$(CC) $$(ALL_LDFLAGS) -o $$@ $$(filter %.o,$$^) $(B)/libcv.a $$(PC_LIBS)
+endef
+$(foreach p,$(PROG_DIRS),$(eval $(call folder_program,$(p))))
 
 $(B)/tests/%.o: tests/unit/%.c
 	@mkdir -p $(@D)
@@ -117,4 +131,8 @@ install: all
 clean:
 	rm -rf build bin
 
--include $(shell find build -name '*.d' 2>/dev/null)
+# Objects made by a chain of pattern rules are intermediates, which make
+# deletes; the next make, told by the .d files that they exist, rebuilt them.
+.SECONDARY: $(PROG_OBJ) $(UNIT_OBJ) $(B)/lib/schemas_embedded.c
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
