@@ -43,7 +43,8 @@ enum kind {
 	K_MONEY,	/* > 0 */
 	K_BALANCE,	/* >= 0 */
 	K_LEVEL,	/* index value > 0 */
-	K_AMOUNT	/* volume or supply >= 0 */
+	K_AMOUNT,	/* volume, supply or standard error >= 0 */
+	K_COUNT		/* whole number >= 0 */
 };
 
 struct fdef {
@@ -90,6 +91,8 @@ static const struct fdef index_defs[] = {
 	{ "value", K_LEVEL, 0, NULL },
 	{ "volume", K_AMOUNT, 0, NULL },
 	{ "days_supply", K_AMOUNT, 0, NULL },
+	{ "value_se", K_AMOUNT, 0, NULL },
+	{ "value_n", K_COUNT, 0, NULL },
 };
 
 enum scale { SCALE_01, SCALE_15, SCALE_AUCTION };
@@ -525,7 +528,7 @@ set_number(avro_value_t *rec, int idx, enum kind k, int has, double d,
 		}
 		t = &br;
 	}
-	if (k == K_TIME)
+	if (k == K_TIME || k == K_COUNT)
 		avro_value_set_long(t, l);
 	else if (k == K_DATE || k == K_YEAR)
 		avro_value_set_int(t, (int32_t)l);
@@ -561,6 +564,12 @@ convert(struct ingest *g, size_t i, const char *s, double *d, int64_t *l)
 		if (n < 1900 || n > 2200)
 			return bad_row(g, "%s: impossible model year %lld",
 			    col, n);
+		*l = n;
+		return 0;
+	case K_COUNT:
+		if (parse_long(s, &n) < 0 || n < 0)
+			return bad_row(g, "%s: not a whole number >= 0: \"%s\"",
+			    col, s);
 		*l = n;
 		return 0;
 	default:

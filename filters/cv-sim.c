@@ -117,7 +117,8 @@ struct out {
 	avro_value_iface_t	*iface;
 	avro_value_t		 uidx, uveh;	/* the union values */
 	avro_value_t		 i_source, i_segment, i_region, i_period,
-				 i_published, i_value, i_volume, i_supply;
+				 i_published, i_value, i_volume, i_supply,
+				 i_se, i_n;
 	avro_value_t		 v_id, v_loan, v_source, v_make, v_model,
 				 v_trim, v_segment, v_region, v_observed,
 				 v_year, v_km, v_cond, v_price, v_ref,
@@ -586,6 +587,8 @@ open_output(struct out *w, const char *path)
 	get_field(&r, "value", &w->i_value);
 	get_field(&r, "volume", &w->i_volume);
 	get_field(&r, "days_supply", &w->i_supply);
+	get_field(&r, "value_se", &w->i_se);
+	get_field(&r, "value_n", &w->i_n);
 	if (avro_value_set_branch(&w->uveh, 1, &r) != 0)
 		errx(1, "Event: VehicleObs: %s", avro_strerror());
 	get_field(&r, "vehicle_id", &w->v_id);
@@ -691,7 +694,8 @@ put_indices(struct sim *s, int t, int64_t published)
 		    set_long(&w->i_published, published) ||
 		    set_double(&w->i_value, exp(x->lnindex[t])) ||
 		    set_double(&w->i_volume, x->volume[t]) ||
-		    set_null(&w->i_supply);
+		    set_null(&w->i_supply) || set_null(&w->i_se) ||
+		    set_null(&w->i_n);
 		put(s, &w->uidx, rc);
 		s->indexobs++;
 	}

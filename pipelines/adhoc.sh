@@ -7,7 +7,8 @@
 # and elasticity estimates as they stood at the last sale of each segment;
 # then values each auction file's sales walk-forward (pipelines/backtest.sh:
 # cv-train monthly, cv-predict -P) and scores the values, the naive
-# baselines and the MMR on the same rows (cv-score).
+# baselines and the MMR on the same rows (cv-score); computes the sales'
+# own value index (cv-index) beside the CPI and Manheim's MMR.
 # Rejected rows go to out/rejects-*.json with their file:line and reason.
 set -u
 cd "$(dirname "$0")/.."
@@ -76,6 +77,16 @@ cv-cat -f csv -c segment,decay_level,decay_n,decay_rate,decay_rate_se,decay_half
 	{ printf "%-24s %-6s %7.0f %7.3f±%.3f %8.1fy %9.4f %8.3f %6.3f±%.3f\n",
 	$1, $2, $3, $4, $5, $6, $7, $8, $9, $10 }'
 echo "(n_eff: effective sales after forgetting, half-life 180 days; state in out/features.db)"
+
+echo
+echo "== cv-index: the auction sales' own mix-adjusted value index (market *)"
+echo "(MMR: the same index over Manheim's valuations of the same vehicles;"
+echo " the shipped Manheim UVVI starts in 2020-01, no month in common; every"
+echo " level, region and month in out/index.avro)"
+cv-index -R -l market,make,model,trim -o out/index.avro out/features.avro &&
+    cv-index -p reference_value -o out/index-mmr.avro out/features.avro &&
+    DAT=out/index-compare.dat pipelines/index-compare.sh out/index.avro \
+    out/index-mmr.avro out/cpi-used-nsa.avro out/cpi-used-sa.avro || exit 1
 
 echo
 echo "== valuation backtest: every sale valued from earlier sales only (cv-score)"
