@@ -49,14 +49,15 @@ cv-sim -s 3 -N $N --makes 2 --models 1 --trims 1 --loans 5 \
     -o "$T/sim.avro" && cv-cat -f csv "$T/sim.avro" > "$T/sim.csv" &&
     ingest "$T/sim.csv" "$T/a" && features "$T/a"
 check "cv-sim -N $N, 2 segments: Features of the stream" test $? -eq 0
-# The sale: the first priced one after two thirds of the stream.  Column
-# 22 of the Event CSV is VehicleObs.price, 6 and 7 IndexObs.published_at
-# and value.
-k=$(awk -F, -v from=$((N * 2 / 3)) \
-    'NR > from && $1 == "VehicleObs" && $22 != "" { print NR; exit }' \
+# The sale: the first priced one after two thirds of the stream.  p is
+# the Event CSV's column VehicleObs.price; 6 and 7 are
+# IndexObs.published_at and value.
+p=$(head -1 "$T/sim.csv" | tr , '\n' | grep -nx VehicleObs.price | cut -d: -f1)
+k=$(awk -F, -v from=$((N * 2 / 3)) -v p="$p" \
+    'NR > from && $1 == "VehicleObs" && $p != "" { print NR; exit }' \
     "$T/sim.csv")
-awk -F, -v OFS=, -v CONVFMT=%.17g -v OFMT=%.17g -v k="$k" 'NR == k { $22 = $22 * 2 } { print }' \
-    "$T/sim.csv" > "$T/price.csv"
+awk -F, -v OFS=, -v CONVFMT=%.17g -v OFMT=%.17g -v k="$k" -v p="$p" \
+    'NR == k { $p = $p * 2 } { print }' "$T/sim.csv" > "$T/price.csv"
 ingest "$T/price.csv" "$T/b" && features "$T/b"
 check "the same with line $k's price doubled" test $? -eq 0
 # An index value of make2 after half the stream, times 1.25.

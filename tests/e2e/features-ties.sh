@@ -28,8 +28,12 @@ check "auction sales, CPI and TOTALSA into CSV in event time" \
 shuffle() {
 	head -1 "$1" > "$2"
 	awk -F, -v seed="$3" 'BEGIN { srand(seed) }
-	NR > 1 {
-		t = ($1 == "IndexObs") ? ($6 != "" ? $6 : $5) : $18
+	NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+	{
+		if ($1 == "IndexObs")
+			t = $6 != "" ? $6 : $5
+		else
+			t = $col["VehicleObs.observed_at"]
 		if (t != last) n++
 		last = t
 		printf "%09d\t%.9f\t%s\n", n, rand(), $0
@@ -45,7 +49,8 @@ run() {	# run CSV NAME: Features of the re-ingested CSV, sorted CSV lines
 run "$T/real.csv" orig
 check "features of the records in their order" test $? -eq 0
 n=$(($(wc -l < "$T/orig.sorted") - 1))
-ties=$(awk -F, 'NR > 1 && $1 == "VehicleObs" { print $18 }' "$T/real.csv" |
+ties=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+    $1 == "VehicleObs" { print $col["VehicleObs.observed_at"] }' "$T/real.csv" |
     uniq -c | awk '$1 > 1 { n += $1 } END { print n + 0 }')
 check "$ties of $n sales share their instant with another" \
     test "$ties" -gt 1000

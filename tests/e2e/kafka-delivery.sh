@@ -135,7 +135,8 @@ checkx "cv-cat -T without -f avro writes the topic, or refuses (status 2)" \
 # 2. -E: one segment fills one partition of four; an empty topic; two
 # instances in one group.
 cv-cat -f csv "$T/sorted.avro" |
-    awk -F, 'NR == 1 || $16 == "honda/odyssey/touring"' > "$T/one.csv"
+    awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; print; next }
+	$col["VehicleObs.segment"] == "honda/odyssey/touring"' > "$T/one.csv"
 cv-ingest -M tests/fixtures/features-vehicle.map -o "$T/one.avro" \
     "$T/one.csv"
 cv-cat -b "$B" -T ${KT}onekey -f avro "$T/one.avro"
