@@ -2,25 +2,31 @@
  * cv-score: how close predictions came to the prices that followed.
  * Reads any record stream with a price and writes, for each prediction
  * column, the median and mean absolute percentage error, the share within
- * 5 % and 10 %, the median signed error (bias) and the count, on the rows
- * where the price and every prediction are present (-a: each on its own
- * rows); overall, and per segment (-g segment) or per month (-g month).
- * Records without a price, or without a prediction, count as absorbed.
- * With -d the same figures also go into a sqlite table, one run after
- * another.
+ * 5 % and 10 %, the median signed error (bias), the count and, for a
+ * prediction with an interval (value: value_lo .. value_hi), the share of
+ * prices inside it; on the rows where the price and every prediction are
+ * present (-a: each on its own rows); overall, and per group of each -g:
+ * segment, month, density (earlier sales of the make/model in the stream:
+ * 0, 1-4, 5-19, 20+), level (decay_level, the hierarchy level that
+ * served) or decile (of the realised price).  Records without a price, or
+ * without a prediction, count as absorbed.  The table is text, CSV or
+ * JSON lines (-f); with -d the same figures also go into a sqlite table,
+ * one run after another.
  *
- *	cv-features index.avro sales.avro |
- *	    cv-score -c price_level,reference_value,prev_value -d scores.db
+ *	cv-predict -P -m models.db features.avro |
+ *	    cv-score -g density,level,decile -d scores.db
  */
 #include <err.h>
 #include <getopt.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <gsl/gsl_sort.h>
 #include <gsl/gsl_statistics_double.h>
+#include <jansson.h>
 
 #include "lib/db.h"
 #include "lib/flat.h"
@@ -30,43 +36,59 @@
 #include "lib/stream.h"
 
 #define MAXCOLS 16
+#define MAXBY	5
+#define NDECILE	10
 
-/* Signed relative errors of one prediction column within one group. */
+enum by { BY_SEGMENT, BY_MONTH, BY_DENSITY, BY_LEVEL, BY_DECILE, BY_COUNT };
+static const char *by_names[BY_COUNT] = { "segment", "month", "density",
+	"level", "decile" };
+static const char *density_names[] = { "0", "1-4", "5-19", "20+" };
+static const char *level_names[] = { "trim", "model", "make", "market",
+	"none" };
+
+enum format { F_TABLE, F_CSV, F_JSON };
+
+/* Signed relative errors of one prediction column within one group, and
+ * how many of its prices fell inside the prediction's interval. */
 struct errs {
 	double	*e;
 	size_t	 n, cap;
+	size_t	 with_interval, inside;
 };
 
 struct group {
 	char		*name;
+	int		 by;		/* index in score.by, -1 for "all" */
 	struct errs	 col[MAXCOLS];
 };
 
 /* One row of the table, as fractions (0.075, not 7.5 %). */
 struct figures {
-	size_t	n;
-	double	mdape, mape, within5, within10, bias;
-};
-
-/* A row held until the end (default columns, see settle()). */
-struct held {
-	double		 price, pred[MAXCOLS];
-	unsigned	 ok;		/* bit i: column i present */
-	struct group	*g;
+	size_t	n, with_interval;
+	double	mdape, mape, within5, within10, bias, coverage;
 };
 
 struct score {
 	char		*cols[MAXCOLS];
 	int		 ncols, colidx[MAXCOLS];
-	int		 price, segment, observed;
-	char		*by;		/* NULL, "segment" or "month" */
+	int		 lo[MAXCOLS], hi[MAXCOLS];	/* interval; -1 none */
+	int		 price, segment, observed, level;
+	enum by		 by[MAXBY];
+	int		 nby;
 	int		 any;		/* each prediction on its own rows */
 	int		 dflt;		/* the default columns */
-	struct held	*held;
-	size_t		 nheld, capheld;
+	enum format	 format;
+	/* Rows held until the end: price, the predictions, the interval
+	 * bounds, per row; a mask of what each has; its groups. */
+	double		*vals;
+	unsigned	*okm;		/* bit i: column i; 16 + i: interval */
+	int32_t		*gid;		/* nby per row: group, -1 none */
+	size_t		 nrows, caprows;
+	int		 stride;
 	struct map	*groups;
 	struct group	**order;	/* groups in order of appearance */
 	size_t		 ngroups;
+	struct map	*models;	/* make/model: sales seen + 1 */
 	struct flat	*flat;
 	sqlite3		*db;		/* -d, else NULL */
 	sqlite3_stmt	*put;
@@ -79,7 +101,8 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp, "usage: cv-score [-av] [-c columns] [-d file] "
-	    "[-e on-error] [-g segment|month] [-p column] [file ...]\n");
+	    "[-e on-error] [-f table|csv|json] [-g grouping,...] "
+	    "[-p column] [file ...]\n");
 }
 
 static void
@@ -98,8 +121,14 @@ help(void)
 	    "                     sqlite FILE\n"
 	    "  -e, --on-error X   fail (default), skip, or a file for "
 	    "rejects\n"
-	    "  -g, --group-by G   also per segment or per month "
-	    "(observed_at)\n"
+	    "  -f, --format F     table (default), csv or json (one object "
+	    "a line)\n"
+	    "  -g, --group-by G   also per group of each of: segment, month "
+	    "(observed_at),\n"
+	    "                     density (earlier sales of the model: 0, "
+	    "1-4, 5-19, 20+),\n"
+	    "                     level (decay_level), decile (of the "
+	    "price)\n"
 	    "  -p, --price C      the realised price column (price)\n"
 	    "  -v, --verbose      counts on stderr\n"
 	    "  -h, --help         this help\n");
@@ -121,9 +150,9 @@ column(struct flat *f, const char *name, const char *branch)
 	if ((found = flat_column(f, name)) >= 0)
 		return found;
 	/* Beside the price: the same branch's field. */
-	for (i = 0; branch != NULL && i < flat_ncols(f); i++) {
+	for (i = 0; i < flat_ncols(f); i++) {
 		c = flat_colname(f, i);
-		if (strncmp(c, branch, strlen(branch)) == 0 &&
+		if (branch != NULL && strncmp(c, branch, strlen(branch)) == 0 &&
 		    strcmp(c + strlen(branch), name) == 0)
 			return (int)i;
 	}
@@ -140,16 +169,18 @@ column(struct flat *f, const char *name, const char *branch)
 	return found;
 }
 
+/* The group called name of grouping by (-1: "all"), made if new. */
 static struct group *
-group(struct score *sc, const char *name, int overall)
+group(struct score *sc, int by, const char *name)
 {
 	/* Keyed apart, so a segment called "all" is a group of its own. */
-	char *key = easprintf("%c%s", overall ? '*' : '=', name);
+	char *key = easprintf("%d\t%s", by, name);
 	struct group *g = map_get(sc->groups, key);
 
 	if (g == NULL) {
 		g = ecalloc(1, sizeof(*g));
 		g->name = estrdup(name);
+		g->by = by;
 		map_put(sc->groups, key, g);
 		sc->order = erealloc(sc->order, (sc->ngroups + 1) *
 		    sizeof(*sc->order));
@@ -157,6 +188,18 @@ group(struct score *sc, const char *name, int overall)
 	}
 	free(key);
 	return g;
+}
+
+static int32_t
+group_index(struct score *sc, int by, const char *name)
+{
+	struct group *g = group(sc, by, name);
+	size_t i;
+
+	for (i = sc->ngroups; i-- > 0; )
+		if (sc->order[i] == g)
+			break;
+	return (int32_t)i;
 }
 
 static void
@@ -169,6 +212,59 @@ add_err(struct errs *x, double e)
 	x->e[x->n++] = e;
 }
 
+/* -g's list; -1 (after saying so) if an item is not a grouping. */
+static int
+parse_groupings(struct score *sc, const char *arg)
+{
+	char *copy = estrdup(arg), *p, *save = NULL;
+	int b, rc = 0;
+
+	sc->nby = 0;
+	for (p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",",
+	    &save)) {
+		for (b = 0; b < BY_COUNT; b++)
+			if (strcmp(p, by_names[b]) == 0)
+				break;
+		if (b == BY_COUNT || sc->nby == MAXBY) {
+			warnx("-g: %s: not segment, month, density, level or "
+			    "decile", p);
+			rc = -1;
+			break;
+		}
+		sc->by[sc->nby++] = (enum by)b;
+	}
+	free(copy);
+	return rc;
+}
+
+/* A column -g needs; exits if the stream has none. */
+static int
+need_column(struct score *sc, const char *name, const char *branch,
+    enum by by)
+{
+	int k = column(sc->flat, name, branch);
+
+	if (k < 0)
+		errx(1, "-g %s: the stream has no %s column", by_names[by],
+		    name);
+	return k;
+}
+
+/* The interval columns of prediction col: col_lo and col_hi. */
+static void
+find_interval(struct score *sc, int i, const char *branch)
+{
+	char *lo = easprintf("%s_lo", sc->cols[i]);
+	char *hi = easprintf("%s_hi", sc->cols[i]);
+
+	sc->lo[i] = column(sc->flat, lo, branch);
+	sc->hi[i] = column(sc->flat, hi, branch);
+	if (sc->lo[i] < 0 || sc->hi[i] < 0)
+		sc->lo[i] = sc->hi[i] = -1;
+	free(lo);
+	free(hi);
+}
+
 /* Set up the columns from the stream's schema, at its first record. */
 static void
 start(struct score *sc, struct src *src, const char *price,
@@ -179,7 +275,7 @@ start(struct score *sc, struct src *src, const char *price,
 	const char *why, *pc, *dot;
 	char *copy, *p, *save = NULL, *branch;
 	size_t i;
-	int k;
+	int k, b;
 
 	if ((sc->flat = flat_new(src_schema_text(src), &why)) == NULL)
 		errx(1, "writer schema: %s", why);
@@ -188,13 +284,25 @@ start(struct score *sc, struct src *src, const char *price,
 	pc = flat_colname(sc->flat, (size_t)sc->price);
 	dot = strrchr(pc, '.');
 	branch = dot ? estrndup(pc, (size_t)(dot - pc + 1)) : NULL;
-	sc->segment = column(sc->flat, "segment", branch);
-	sc->observed = column(sc->flat, "observed_at", branch);
-	if (sc->by != NULL && (strcmp(sc->by, "segment") == 0 ?
-	    sc->segment : sc->observed) < 0)
-		errx(1, "-g %s: the stream has no %s column", sc->by,
-		    strcmp(sc->by, "segment") == 0 ? "segment" :
-		    "observed_at");
+	sc->segment = sc->observed = sc->level = -1;
+	for (b = 0; b < sc->nby; b++)
+		switch (sc->by[b]) {
+		case BY_SEGMENT:
+		case BY_DENSITY:
+			sc->segment = need_column(sc, "segment", branch,
+			    sc->by[b]);
+			break;
+		case BY_MONTH:
+			sc->observed = need_column(sc, "observed_at", branch,
+			    sc->by[b]);
+			break;
+		case BY_LEVEL:
+			sc->level = need_column(sc, "decay_level", branch,
+			    sc->by[b]);
+			break;
+		default:
+			break;
+		}
 	if (list == NULL) {
 		for (i = 0; i < NELEM(dflt); i++)
 			if ((k = column(sc->flat, dflt[i], branch)) >= 0) {
@@ -205,132 +313,287 @@ start(struct score *sc, struct src *src, const char *price,
 			errx(1, "no prediction columns (value, naive_value, "
 			    "index_value, reference_value): name them with -c");
 		sc->dflt = 1;
-		free(branch);
-		return;
+	} else {
+		copy = estrdup(list);
+		for (p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL,
+		    ",", &save)) {
+			if ((k = column(sc->flat, p, branch)) < 0)
+				errx(1, "-c: no column %s in this stream", p);
+			if (sc->ncols == MAXCOLS)
+				errx(1, "-c: at most %d columns", MAXCOLS);
+			sc->cols[sc->ncols] = estrdup(p);
+			sc->colidx[sc->ncols++] = k;
+		}
+		free(copy);
 	}
-	copy = estrdup(list);
-	for (p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",",
-	    &save)) {
-		if ((k = column(sc->flat, p, branch)) < 0)
-			errx(1, "-c: no column %s in this stream", p);
-		if (sc->ncols == MAXCOLS)
-			errx(1, "-c: at most %d columns", MAXCOLS);
-		sc->cols[sc->ncols] = estrdup(p);
-		sc->colidx[sc->ncols++] = k;
-	}
-	free(copy);
+	for (k = 0; k < sc->ncols; k++)
+		find_interval(sc, k, branch);
 	free(branch);
+	sc->stride = 1 + 3 * sc->ncols;
+	/* Fixed groups first, in their natural order. */
+	for (b = 0; b < sc->nby; b++)
+		if (sc->by[b] == BY_DENSITY)
+			for (i = 0; i < NELEM(density_names); i++)
+				group(sc, b, density_names[i]);
+		else if (sc->by[b] == BY_LEVEL)
+			for (i = 0; i < NELEM(level_names); i++)
+				group(sc, b, level_names[i]);
 }
 
-static void
-hold(struct score *sc, double price, const double *pred, const int *ok,
-    struct group *g)
+/*
+ * The density class of a sale of segment ("make/model/trim"): how many
+ * sales of its make and model came before it in the stream.  Counts the
+ * sale.
+ */
+static const char *
+density(struct score *sc, const char *segment)
 {
-	struct held *h;
+	const char *slash = strchr(segment, '/');
+	char *model = slash && strchr(slash + 1, '/') ? estrndup(segment,
+	    (size_t)(strchr(slash + 1, '/') - segment)) : estrdup(segment);
+	intptr_t seen = (intptr_t)map_get(sc->models, model);
+	intptr_t before = seen ? seen - 1 : 0;
+
+	map_put(sc->models, model, (void *)(before + 2));
+	free(model);
+	return density_names[before == 0 ? 0 : before < 5 ? 1 : before < 20 ?
+	    2 : 3];
+}
+
+/* The row's groups of each grouping but decile (known only at the end). */
+static void
+row_groups(struct score *sc, char *const *cells, const char *dens,
+    int32_t *gid)
+{
+	char month[8];
+	const char *c;
+	size_t i;
+	int b;
+
+	for (b = 0; b < sc->nby; b++) {
+		gid[b] = -1;
+		switch (sc->by[b]) {
+		case BY_SEGMENT:
+			c = cells[sc->segment];
+			gid[b] = group_index(sc, b, c ? c : "");
+			break;
+		case BY_MONTH:
+			if (cells[sc->observed] == NULL)
+				break;
+			snprintf(month, sizeof(month), "%.7s",
+			    cells[sc->observed]);
+			gid[b] = group_index(sc, b, month);
+			break;
+		case BY_DENSITY:
+			gid[b] = group_index(sc, b, dens);
+			break;
+		case BY_LEVEL:
+			c = cells[sc->level];
+			for (i = 0; c && i < NELEM(level_names) - 1; i++)
+				if (strcmp(c, level_names[i]) == 0)
+					break;
+			gid[b] = group_index(sc, b, c ? c : "none");
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/* A cell as a number: 1, 0 when null (or no column), -1 when it holds
+ * something else (NaN, infinity). */
+static int
+number(char *const *cells, int k, double *x)
+{
+	if (k < 0 || cells[k] == NULL)
+		return 0;
+	return parse_double(cells[k], x) == 0 ? 1 : -1;
+}
+
+/* The first column of a record that holds something but no finite
+ * number: the price, a prediction or a bound; NULL if none. */
+static const char *
+bad_number(struct score *sc, char *const *cells, const char **text)
+{
+	const char *name;
+	double x;
+	int i, j, k;
+
+	for (i = -1; i < sc->ncols; i++)
+		for (j = 0; j < (i < 0 ? 1 : 3); j++) {
+			k = i < 0 ? sc->price : j == 0 ? sc->colidx[i] : j == 1 ?
+			    sc->lo[i] : sc->hi[i];
+			if (number(cells, k, &x) < 0) {
+				name = flat_colname(sc->flat, (size_t)k);
+				*text = cells[k];
+				return name;
+			}
+		}
+	return NULL;
+}
+
+/*
+ * One record: held with its predictions, intervals and groups; 0, or -1
+ * when the reject policy says stop.
+ */
+static int
+score_record(struct score *sc, struct rec *r)
+{
+	char *const *cells = flat_row(sc->flat, r->value);
+	const char *dens = NULL, *bad, *text;
+	double price, *v;
+	unsigned ok = 0;
 	int i;
 
-	if (sc->nheld == sc->capheld) {
-		sc->capheld = sc->capheld ? 2 * sc->capheld : 1024;
-		sc->held = erealloc(sc->held, sc->capheld * sizeof(*sc->held));
+	if ((bad = bad_number(sc, cells, &text)) != NULL)
+		return reject(rec_where(r), 1, NULL, 0, r->value,
+		    "%s: not a number: %s", bad, text);
+	if (number(cells, sc->price, &price) <= 0 || !(price > 0)) {
+		tally.absorbed++;	/* no price: nothing to score */
+		return 0;
 	}
-	h = &sc->held[sc->nheld++];
-	h->price = price;
-	h->ok = 0;
-	h->g = g;
+	if (sc->segment >= 0 && cells[sc->segment] != NULL)
+		dens = density(sc, cells[sc->segment]);
+	else
+		dens = density_names[0];
+	if (sc->nrows == sc->caprows) {
+		sc->caprows = sc->caprows ? 2 * sc->caprows : 1024;
+		sc->vals = erealloc(sc->vals, sc->caprows * (size_t)sc->stride *
+		    sizeof(*sc->vals));
+		sc->okm = erealloc(sc->okm, sc->caprows * sizeof(*sc->okm));
+		sc->gid = erealloc(sc->gid, sc->caprows * (MAXBY + 0u) *
+		    sizeof(*sc->gid));
+	}
+	v = sc->vals + sc->nrows * (size_t)sc->stride;
+	v[0] = price;
 	for (i = 0; i < sc->ncols; i++) {
-		h->pred[i] = pred[i];
-		h->ok |= (unsigned)ok[i] << i;
+		if (number(cells, sc->colidx[i], &v[1 + i]) > 0)
+			ok |= 1u << i;
+		if (number(cells, sc->lo[i], &v[1 + sc->ncols + 2 * i]) > 0 &&
+		    number(cells, sc->hi[i], &v[2 + sc->ncols + 2 * i]) > 0)
+			ok |= 1u << (16 + i);
+	}
+	/* With -c, every prediction must be there, unless -a. */
+	if (!sc->any && !sc->dflt && (ok & 0xffff) != (1u << sc->ncols) - 1) {
+		tally.absorbed++;
+		return 0;
+	}
+	sc->okm[sc->nrows] = ok;
+	row_groups(sc, cells, dens, sc->gid + sc->nrows * MAXBY);
+	sc->nrows++;
+	return 0;
+}
+
+static int
+by_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * The decile groups from the prices of the rows scored: cut at the 10th
+ * ... 90th percentiles (gsl_stats_quantile_from_sorted_data); a price on
+ * a cut is in the lower decile.  Group names say the range.
+ */
+static void
+deciles(struct score *sc, int b, const char *use)
+{
+	double *p = emalloc((sc->nrows + 1) * sizeof(*p)), cut[NDECILE - 1];
+	char name[64];
+	size_t i, n = 0;
+	int d;
+
+	for (i = 0; i < sc->nrows; i++)
+		if (use[i])
+			p[n++] = sc->vals[i * (size_t)sc->stride];
+	qsort(p, n, sizeof(*p), by_double);
+	for (d = 0; d < NDECILE - 1; d++)
+		cut[d] = n ? gsl_stats_quantile_from_sorted_data(p, 1, n,
+		    (d + 1) / 10.0) : 0;
+	for (d = 0; d < NDECILE; d++) {
+		if (d == 0)
+			snprintf(name, sizeof(name), "d1 <=%.0f", cut[0]);
+		else if (d == NDECILE - 1)
+			snprintf(name, sizeof(name), "d10 >%.0f", cut[d - 1]);
+		else
+			snprintf(name, sizeof(name), "d%d %.0f-%.0f", d + 1,
+			    cut[d - 1], cut[d]);
+		group(sc, b, name);
+	}
+	for (i = 0; i < sc->nrows; i++) {
+		double x = sc->vals[i * (size_t)sc->stride];
+
+		for (d = 0; d < NDECILE - 1 && x > cut[d]; d++)
+			;
+		/* The decile groups were made last, in order. */
+		sc->gid[i * MAXBY + b] = (int32_t)(sc->ngroups - NDECILE) + d;
+	}
+	free(p);
+}
+
+/* Add prediction i of row k to group g. */
+static void
+count(struct score *sc, struct group *g, size_t k, int i)
+{
+	const double *v = sc->vals + k * (size_t)sc->stride;
+	double price = v[0], lo, hi;
+
+	add_err(&g->col[i], (v[1 + i] - price) / price);
+	if (sc->okm[k] >> (16 + i) & 1) {
+		lo = v[1 + sc->ncols + 2 * i];
+		hi = v[2 + sc->ncols + 2 * i];
+		g->col[i].with_interval++;
+		g->col[i].inside += price >= lo && price <= hi;
 	}
 }
 
 /*
- * The default columns are scored on the rows that have all of those the
- * stream fills at all: a column null on every row (reference_value of
- * simulated data) is shown with n 0 and does not empty the table.
+ * Score the rows held.  With the default columns they are scored on the
+ * rows that have all of those the stream fills at all: a column null on
+ * every row (reference_value of simulated data) is shown with n 0 and
+ * does not empty the table.  With -a each column on its own rows.
  */
 static void
 settle(struct score *sc)
 {
-	struct group *all = group(sc, "all", 1);
-	unsigned seen = 0;
+	struct group *all = group(sc, -1, "all");
+	unsigned seen = 0, want;
+	char *use = ecalloc(sc->nrows + 1, 1);
 	size_t k;
-	int i;
+	int i, b;
 
-	for (k = 0; k < sc->nheld; k++)
-		seen |= sc->held[k].ok;
-	for (k = 0; k < sc->nheld; k++) {
-		const struct held *h = &sc->held[k];
-
-		if ((h->ok & seen) != seen) {
+	for (k = 0; k < sc->nrows; k++)
+		seen |= sc->okm[k] & 0xffff;
+	for (k = 0; k < sc->nrows; k++) {
+		want = sc->any ? sc->okm[k] & 0xffff : sc->dflt ? seen :
+		    (1u << sc->ncols) - 1;
+		use[k] = want != 0 && (sc->okm[k] & want) == want;
+		if (use[k])
+			tally.written++;
+		else
 			tally.absorbed++;
+	}
+	for (b = 0; b < sc->nby; b++)
+		if (sc->by[b] == BY_DECILE)
+			deciles(sc, b, use);
+	for (k = 0; k < sc->nrows; k++) {
+		if (!use[k])
 			continue;
-		}
+		want = sc->any ? sc->okm[k] & 0xffff : sc->dflt ? seen :
+		    (1u << sc->ncols) - 1;
 		for (i = 0; i < sc->ncols; i++) {
-			if (!(seen >> i & 1))
+			if (!(want >> i & 1))
 				continue;
-			add_err(&all->col[i], (h->pred[i] - h->price) /
-			    h->price);
-			if (h->g != NULL)
-				add_err(&h->g->col[i], (h->pred[i] -
-				    h->price) / h->price);
-		}
-		tally.written++;
-	}
-	free(sc->held);
-	sc->held = NULL;
-	sc->nheld = 0;
-}
-
-/* One record: its errors go to "all" and, with -g, to its group. */
-static void
-score_record(struct score *sc, struct rec *r)
-{
-	char *const *cells = flat_row(sc->flat, r->value);
-	char month[8];
-	struct group *all, *g = NULL;
-	double price, pred[MAXCOLS];
-	int i, ok[MAXCOLS];
-
-	if (cells[sc->price] == NULL || parse_double(cells[sc->price],
-	    &price) < 0 || !(price > 0)) {
-		tally.absorbed++;	/* no price: nothing to score */
-		return;
-	}
-	if (!sc->any && !sc->dflt)
-		for (i = 0; i < sc->ncols; i++)
-			if (cells[sc->colidx[i]] == NULL) {
-				tally.absorbed++;
-				return;
-			}
-	all = group(sc, "all", 1);
-	if (sc->by != NULL && strcmp(sc->by, "segment") == 0)
-		g = group(sc, cells[sc->segment] ? cells[sc->segment] : "",
-		    0);
-	else if (sc->by != NULL && cells[sc->observed] != NULL) {
-		snprintf(month, sizeof(month), "%.7s", cells[sc->observed]);
-		g = group(sc, month, 0);
-	}
-	/* By default every prediction is scored on the same rows. */
-	for (i = 0; i < sc->ncols; i++) {
-		ok[i] = cells[sc->colidx[i]] != NULL &&
-		    parse_double(cells[sc->colidx[i]], &pred[i]) == 0;
-		if (!ok[i] && !sc->any && !sc->dflt) {
-			tally.absorbed++;
-			return;
+			count(sc, all, k, i);
+			for (b = 0; b < sc->nby; b++)
+				if (sc->gid[k * MAXBY + b] >= 0)
+					count(sc, sc->order[sc->gid[k * MAXBY +
+					    b]], k, i);
 		}
 	}
-	if (sc->dflt && !sc->any) {
-		hold(sc, price, pred, ok, g);
-		return;
-	}
-	for (i = 0; i < sc->ncols; i++) {
-		if (!ok[i])
-			continue;
-		add_err(&all->col[i], (pred[i] - price) / price);
-		if (g != NULL)
-			add_err(&g->col[i], (pred[i] - price) / price);
-	}
-	tally.written++;
+	free(use);
 }
 
 /* The figures of one group's errors, which it sorts; all 0 if it has none. */
@@ -341,6 +604,9 @@ measure(struct errs *x, struct figures *f)
 	size_t i, w5 = 0, w10 = 0;
 
 	memset(f, 0, sizeof(*f));
+	f->with_interval = x->with_interval;
+	f->coverage = x->with_interval ? (double)x->inside /
+	    x->with_interval : NAN;
 	if ((f->n = x->n) == 0)
 		return;
 	a = emalloc(x->n * sizeof(*a));
@@ -361,35 +627,103 @@ measure(struct errs *x, struct figures *f)
 }
 
 static void
-print_row(const char *group, const char *col, const struct figures *f)
+print_header(struct score *sc, const char *title)
 {
-	if (f->n == 0) {
-		printf("%-24s %-16s %7d %8s %8s %7s %7s %8s\n", group, col, 0,
-		    "-", "-", "-", "-", "-");
+	if (sc->format == F_TABLE)
+		printf("%-24s %-16s %7s %8s %8s %7s %7s %8s %7s\n", title,
+		    "prediction", "n", "MdAPE", "MAPE", "±5%", "±10%", "bias",
+		    "cover");
+	else if (sc->format == F_CSV)
+		printf("grouping,group,prediction,n,mdape,mape,within5,"
+		    "within10,bias,coverage\n");
+}
+
+/* A number or, when there is none, null (JSON) or empty (CSV). */
+static void
+put_number(json_t *o, const char *key, int has, double x)
+{
+	json_object_set_new(o, key, has ? json_real(x) : json_null());
+}
+
+static void
+print_row(struct score *sc, const char *grouping, const char *group,
+    const char *col, const struct figures *f)
+{
+	char cover[16] = "-";
+	json_t *o;
+	char *line;
+
+	if (sc->format == F_JSON) {
+		o = json_object();
+		json_object_set_new(o, "grouping", json_string(grouping));
+		json_object_set_new(o, "group", json_string(group));
+		json_object_set_new(o, "prediction", json_string(col));
+		json_object_set_new(o, "n", json_integer((json_int_t)f->n));
+		put_number(o, "mdape", f->n > 0, f->mdape);
+		put_number(o, "mape", f->n > 0, f->mape);
+		put_number(o, "within5", f->n > 0, f->within5);
+		put_number(o, "within10", f->n > 0, f->within10);
+		put_number(o, "bias", f->n > 0, f->bias);
+		put_number(o, "coverage", f->with_interval > 0, f->coverage);
+		line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER |
+		    JSON_REAL_PRECISION(10));
+		printf("%s\n", line);
+		free(line);
+		json_decref(o);
 		return;
 	}
-	printf("%-24s %-16s %7zu %7.2f%% %7.2f%% %6.1f%% %6.1f%% %+7.2f%%\n",
-	    group, col, f->n, 100 * f->mdape, 100 * f->mape,
-	    100 * f->within5, 100 * f->within10, 100 * f->bias);
+	if (sc->format == F_CSV) {
+		printf("%s,%s,%s,%zu", grouping, group, col, f->n);
+		if (f->n > 0)
+			printf(",%.10g,%.10g,%.10g,%.10g,%.10g", f->mdape,
+			    f->mape, f->within5, f->within10, f->bias);
+		else
+			printf(",,,,,");
+		if (f->with_interval > 0)
+			printf(",%.10g\n", f->coverage);
+		else
+			printf(",\n");
+		return;
+	}
+	if (f->with_interval > 0)
+		snprintf(cover, sizeof(cover), "%.1f%%", 100 * f->coverage);
+	if (f->n == 0) {
+		printf("%-24s %-16s %7d %8s %8s %7s %7s %8s %7s\n", group, col,
+		    0, "-", "-", "-", "-", "-", cover);
+		return;
+	}
+	printf("%-24s %-16s %7zu %7.2f%% %7.2f%% %6.1f%% %6.1f%% %+7.2f%% "
+	    "%7s\n", group, col, f->n, 100 * f->mdape, 100 * f->mape,
+	    100 * f->within5, 100 * f->within10, 100 * f->bias, cover);
 }
 
 /*
  * Open path for -d and make the table, before any input is read, so that
- * a database that cannot be written stops the run at once.
+ * a database that cannot be written stops the run at once.  A table made
+ * before the coverage column gets it.
  */
 static void
 open_scores(struct score *sc, const char *path, char *const *files, int n)
 {
+	sqlite3_stmt *q;
 	size_t len = 2;
-	int i;
+	int i, has_coverage = 0;
 
 	sc->db = db_open(path);
 	db_exec(sc->db, "CREATE TABLE IF NOT EXISTS score(run INTEGER, "
 	    "scored_at INTEGER, grouping TEXT, grp TEXT, col TEXT, "
 	    "n INTEGER, mdape REAL, mape REAL, within5 REAL, within10 REAL, "
-	    "bias REAL, input TEXT)");
-	sc->put = db_prepare(sc->db, "INSERT INTO score VALUES (?, ?, ?, ?, "
-	    "?, ?, ?, ?, ?, ?, ?, ?)");
+	    "bias REAL, input TEXT, coverage REAL)");
+	q = db_prepare(sc->db, "SELECT name FROM pragma_table_info('score')");
+	while (sqlite3_step(q) == SQLITE_ROW)
+		has_coverage |= strcmp((const char *)sqlite3_column_text(q, 0),
+		    "coverage") == 0;
+	sqlite3_finalize(q);
+	if (!has_coverage)
+		db_exec(sc->db, "ALTER TABLE score ADD COLUMN coverage REAL");
+	sc->put = db_prepare(sc->db, "INSERT INTO score(run, scored_at, "
+	    "grouping, grp, col, n, mdape, mape, within5, within10, bias, "
+	    "input, coverage) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	sc->scored_at = time(NULL);
 	for (i = 0; i < n; i++)
 		len += strlen(files[i]) + 1;
@@ -442,6 +776,8 @@ save_row(struct score *sc, const char *grouping, const char *grp,
 		sqlite3_bind_double(q, 11, f->bias);
 	}
 	sqlite3_bind_text(q, 12, sc->input, -1, SQLITE_STATIC);
+	if (f->with_interval > 0)
+		sqlite3_bind_double(q, 13, f->coverage);
 	db_step_done(sc->db, q);
 }
 
@@ -458,32 +794,45 @@ close_scores(struct score *sc)
 	free(sc->input);
 }
 
-/* Print the table and, with -d, put the same rows in the database. */
+/* The rows of one group, printed and, with -d, saved. */
+static void
+report_group(struct score *sc, struct group *g)
+{
+	const char *grouping = g->by < 0 ? "all" : by_names[sc->by[g->by]];
+	const char *grp = g->by < 0 ? "*" : g->name;
+	struct figures f;
+	int i;
+
+	for (i = 0; i < sc->ncols; i++) {
+		measure(&g->col[i], &f);
+		print_row(sc, grouping, sc->format == F_TABLE ? g->name : grp,
+		    sc->cols[i], &f);
+		if (sc->db != NULL)
+			save_row(sc, grouping, grp, sc->cols[i], &f);
+	}
+}
+
+/*
+ * Print the table and, with -d, put the same rows in the database: "all"
+ * and the first grouping's groups under one header, then a block for each
+ * further grouping (in a table, each under its own header).
+ */
 static void
 report(struct score *sc)
 {
-	struct figures f;
 	size_t g;
-	int i;
+	int b;
 
-	printf("%-24s %-16s %7s %8s %8s %7s %7s %8s\n", sc->by ? sc->by :
-	    "group", "prediction", "n", "MdAPE", "MAPE", "±5%", "±10%",
-	    "bias");
+	print_header(sc, sc->nby ? by_names[sc->by[0]] : "group");
 	if (sc->db != NULL)
 		begin_run(sc);
-	for (g = 0; g < sc->ngroups; g++)
-		for (i = 0; i < sc->ncols; i++) {
-			measure(&sc->order[g]->col[i], &f);
-			print_row(sc->order[g]->name, sc->cols[i], &f);
-			if (sc->db == NULL)
-				continue;
-			/* order[0] is "all": score_record makes it first. */
-			if (g == 0)
-				save_row(sc, "all", "*", sc->cols[i], &f);
-			else
-				save_row(sc, sc->by, sc->order[g]->name,
-				    sc->cols[i], &f);
-		}
+	for (b = -1; b < sc->nby; b++) {
+		if (b > 0 && sc->format == F_TABLE)
+			print_header(sc, by_names[sc->by[b]]);
+		for (g = 0; g < sc->ngroups; g++)
+			if (sc->order[g]->by == b)
+				report_group(sc, sc->order[g]);
+	}
 }
 
 static void
@@ -506,6 +855,7 @@ main(int argc, char *argv[])
 		{ "columns",	required_argument, NULL, 'c' },
 		{ "db",		required_argument, NULL, 'd' },
 		{ "on-error",	required_argument, NULL, 'e' },
+		{ "format",	required_argument, NULL, 'f' },
 		{ "group-by",	required_argument, NULL, 'g' },
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ "price",	required_argument, NULL, 'p' },
@@ -519,7 +869,7 @@ main(int argc, char *argv[])
 	const char *list = NULL, *price = "price", *dbpath = NULL;
 	int c, i, rc, verbose = 0, status, started = 0;
 
-	while ((c = getopt_long(argc, argv, "ac:d:e:g:hp:v" KAFKA_OPTSTRING,
+	while ((c = getopt_long(argc, argv, "ac:d:e:f:g:hp:v" KAFKA_OPTSTRING,
 	    longopts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
@@ -535,14 +885,24 @@ main(int argc, char *argv[])
 			if (reject_policy(optarg) < 0)
 				return 2;
 			break;
-		case 'g':
-			if (strcmp(optarg, "segment") && strcmp(optarg,
-			    "month")) {
-				warnx("-g: %s: not segment or month", optarg);
+		case 'f':
+			if (strcmp(optarg, "table") == 0)
+				sc.format = F_TABLE;
+			else if (strcmp(optarg, "csv") == 0)
+				sc.format = F_CSV;
+			else if (strcmp(optarg, "json") == 0)
+				sc.format = F_JSON;
+			else {
+				warnx("-f: %s: not table, csv or json", optarg);
 				usage(stderr);
 				return 2;
 			}
-			sc.by = optarg;
+			break;
+		case 'g':
+			if (parse_groupings(&sc, optarg) < 0) {
+				usage(stderr);
+				return 2;
+			}
 			break;
 		case 'h':
 			help();
@@ -562,15 +922,20 @@ main(int argc, char *argv[])
 	}
 	stream_init();
 	sc.groups = map_new();
+	sc.models = map_new();
 	if (dbpath != NULL)
 		open_scores(&sc, dbpath, argv + optind, argc - optind);
 	src = src_open(argv + optind, argc - optind, NULL);
 	while ((rc = src_next(src, &r)) > 0) {
 		if (!started) {
 			start(&sc, src, price, list);
+			group(&sc, -1, "all");
 			started = 1;
 		}
-		score_record(&sc, r);
+		if (score_record(&sc, r) < 0) {
+			rc = -1;
+			break;
+		}
 		src_ack(src, r);
 	}
 	if (started) {
@@ -584,7 +949,11 @@ main(int argc, char *argv[])
 	src_close(src);
 	flat_free(sc.flat);
 	map_free(sc.groups, free_group);
+	map_free(sc.models, NULL);
 	free(sc.order);
+	free(sc.vals);
+	free(sc.okm);
+	free(sc.gid);
 	for (i = 0; i < sc.ncols; i++)
 		free(sc.cols[i]);
 	schema_cleanup();
