@@ -1,6 +1,8 @@
 #!/bin/sh
 # kafka.sh: the loan-book chain of make run over Kafka topics (make
-# run-kafka).  cv-broker starts librdkafka's mock cluster; cv-features
+# run-kafka).  scripts/kafka starts an Apache Kafka broker on loopback
+# (fetched once into a cache) with the four topics, 8 partitions each,
+# and stops it at the end; cv-features
 # merges the shipped files in event time and writes the topic features;
 # each later stage reads its topic to the end (-E) and writes the next:
 # valuations, graded, warnings; cv-store keeps the warnings in
@@ -13,18 +15,14 @@ cd "$(dirname "$0")/.."
 PATH=$PWD/bin:$PATH
 [ -s out/cvpipe.db ] && [ -s out/book-models.db ] || pipelines/adhoc.sh > /dev/null
 T=$(mktemp -d "${TMPDIR:-/tmp}/cvpipe-kafka.XXXXXX")
-bpid=
-trap '[ -n "$bpid" ] && kill "$bpid" 2> /dev/null; rm -rf "$T"' EXIT INT TERM
+trap 'scripts/kafka stop "$T/kafka"; rm -rf "$T"' EXIT
+trap 'exit 1' INT TERM
 P=8
-cv-broker -p $P -t features,valuations,graded,warnings > "$T/addr" &
-bpid=$!
-i=0
-while [ ! -s "$T/addr" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-B=$(head -1 "$T/addr")
-[ -n "$B" ] || { echo "kafka: cv-broker did not start" >&2; exit 1; }
+B=$(scripts/kafka start -p $P -t features,valuations,graded,warnings \
+    "$T/kafka") || exit 1
 # A consumer group per stage; short sessions suit a one-shot run.
 K="-b $B -X session.timeout.ms=6000 -X heartbeat.interval.ms=500"
-echo "== the loan book over Kafka (cv-broker at $B, $P partitions a topic)"
+echo "== the loan book over Kafka (a broker at $B, $P partitions a topic)"
 run() {	# what command...: run a stage, show its summary line
 	printf '%-34s ' "$1"
 	shift

@@ -301,7 +301,6 @@ struct kin {
 	struct part			*parts;	/* assigned */
 	int				 nparts;
 	double				 last_checkpoint;
-	int				 scan_from;	/* -1: lookup failed */
 	/* keeping the whole state: rk reads every partition outside the
 	 * group; group is the member that owns some and commits them */
 	rd_kafka_t			*group;
@@ -452,23 +451,29 @@ drop_parts(struct kin *in)
 	in->nparts = 0;
 }
 
-/* Start each partition at --from: by timestamp where the broker can say,
- * else from the beginning, skipping earlier messages (a scan). */
+/* Start each partition at --from: the broker's first offset with a
+ * timestamp at or after it, or the end where there is none (-1). */
 static void
 seek_from(struct kin *in, rd_kafka_topic_partition_list_t *parts)
 {
+	rd_kafka_topic_partition_t *p;
 	rd_kafka_resp_err_t e;
 	int i;
 
 	for (i = 0; i < parts->cnt; i++)
 		parts->elems[i].offset = kafka.from;
 	e = rd_kafka_offsets_for_times(in->rk, parts, 10 * 1000);
-	for (i = 0; i < parts->cnt; i++)
-		if (e != RD_KAFKA_RESP_ERR_NO_ERROR || parts->elems[i].err ||
-		    parts->elems[i].offset < 0) {
-			parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
-			in->scan_from = 1;
-		}
+	if (e != RD_KAFKA_RESP_ERR_NO_ERROR)
+		errx(1, "kafka: --from: offsets by time: %s",
+		    rd_kafka_err2str(e));
+	for (i = 0; i < parts->cnt; i++) {
+		p = &parts->elems[i];
+		if (p->err)
+			errx(1, "kafka: %s[%d]: --from: offset by time: %s",
+			    p->topic, (int)p->partition, rd_kafka_err2str(p->err));
+		if (p->offset < 0)
+			p->offset = RD_KAFKA_OFFSET_END;
+	}
 }
 
 /* The rebalance callbacks assign and revoke everything at once. */
@@ -1008,7 +1013,10 @@ kin_next(struct kin *in, struct kmsg *m)
 		m->timestamp = msg_time(msg);
 		m->key = msg->key;
 		m->keylen = msg->key_len;
-		if (in->scan_from && m->timestamp < kafka.from) {
+		/* Timestamps need not grow along a partition (an index
+		 * value not yet published has its period's): an earlier one
+		 * after the offset found for --from is not in the window. */
+		if (m->timestamp < kafka.from) {
 			kin_ack(in, m->topic, m->partition, m->offset);
 			rd_kafka_message_destroy(msg);
 			continue;
