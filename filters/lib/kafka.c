@@ -597,6 +597,30 @@ group_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	    in->replay ? "; reading all again for the state" : "");
 }
 
+/*
+ * The metadata of topic, with *md to destroy, or exit 1 in at most 10 s
+ * naming the topic and why: no broker answered, or the cluster has no
+ * such topic (reading one never creates it).
+ */
+static const rd_kafka_metadata_topic_t *
+topic_metadata(rd_kafka_t *rk, rd_kafka_topic_t *t,
+    const struct rd_kafka_metadata **md)
+{
+	const char *name = rd_kafka_topic_name(t);
+	rd_kafka_resp_err_t e;
+
+	if ((e = rd_kafka_metadata(rk, 0, t, md, 10 * 1000)) !=
+	    RD_KAFKA_RESP_ERR_NO_ERROR)
+		errx(1, "kafka: %s: no broker answered in 10 s (-b %s): %s",
+		    name, kafka.brokers, rd_kafka_err2str(e));
+	if ((*md)->topic_cnt != 1 || (e = (*md)->topics[0].err) !=
+	    RD_KAFKA_RESP_ERR_NO_ERROR)
+		errx(1, "kafka: %s: %s", name,
+		    e == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ?
+		    "no such topic" : rd_kafka_err2str(e));
+	return &(*md)->topics[0];
+}
+
 /* Every partition of the topics, for the reader. */
 static rd_kafka_topic_partition_list_t *
 all_partitions(struct kin *in)
@@ -604,19 +628,16 @@ all_partitions(struct kin *in)
 	rd_kafka_topic_partition_list_t *l =
 	    rd_kafka_topic_partition_list_new(8);
 	const struct rd_kafka_metadata *md;
+	const rd_kafka_metadata_topic_t *mt;
 	rd_kafka_topic_t *t;
 	int i, p;
 
 	for (i = 0; i < kafka.ntopics; i++) {
 		t = rd_kafka_topic_new(in->rk, kafka.topics[i], NULL);
-		if (rd_kafka_metadata(in->rk, 0, t, &md, 10 * 1000) !=
-		    RD_KAFKA_RESP_ERR_NO_ERROR || md->topic_cnt != 1 ||
-		    md->topics[0].err)
-			errx(1, "kafka: %s: no such topic, or no broker "
-			    "answered", kafka.topics[i]);
-		for (p = 0; p < md->topics[0].partition_cnt; p++)
+		mt = topic_metadata(in->rk, t, &md);
+		for (p = 0; p < mt->partition_cnt; p++)
 			rd_kafka_topic_partition_list_add(l, kafka.topics[i],
-			    md->topics[0].partitions[p].id)->offset =
+			    mt->partitions[p].id)->offset =
 			    RD_KAFKA_OFFSET_BEGINNING;
 		rd_kafka_metadata_destroy(md);
 		rd_kafka_topic_destroy(t);
@@ -653,6 +674,23 @@ read_all(struct kin *in)
 	rd_kafka_assign(in->rk, l);
 	rd_kafka_resume_partitions(in->rk, l);	/* a pause outlives it */
 	rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Every input topic there and a broker answering, or exit 1 (as a group
+ * would wait for them for ever). */
+static void
+check_topics(rd_kafka_t *rk)
+{
+	const struct rd_kafka_metadata *md;
+	rd_kafka_topic_t *t;
+	int i;
+
+	for (i = 0; i < kafka.ntopics; i++) {
+		t = rd_kafka_topic_new(rk, kafka.topics[i], NULL);
+		topic_metadata(rk, t, &md);
+		rd_kafka_metadata_destroy(md);
+		rd_kafka_topic_destroy(t);
+	}
 }
 
 /* A consumer handle with the given group and rebalance callback. */
@@ -693,10 +731,11 @@ kin_open(void (*reset)(void))
 	snprintf(group, sizeof(group), "cvpipe.%s",
 	    program_invocation_short_name);
 	in->reset = reset;
-	if (reset == NULL)
+	if (reset == NULL) {
 		in->rk = new_consumer(in, kafka.group ? kafka.group : group,
 		    rebalance);
-	else {
+		check_topics(in->rk);
+	} else {
 		in->group = new_consumer(in, kafka.group ? kafka.group :
 		    group, group_rebalance);
 		/* librdkafka polls only a consumer with a group; this one
@@ -779,6 +818,8 @@ kin_ack(struct kin *in, const char *topic, int32_t p, int64_t offset)
 	rd_kafka_topic_partition_t *t;
 	struct part *pt;
 
+	if (stream_halted)
+		return;		/* stopped by a reject: read it again */
 	if (in->group != NULL && ((pt = find_part(in, topic, p)) == NULL ||
 	    !pt->owned || offset < pt->start))
 		return;		/* another's, replayed */
@@ -1030,10 +1071,10 @@ kin_next(struct kin *in, struct kmsg *m)
 			snprintf(where, sizeof(where), "%s[%d]@%lld", m->topic,
 			    (int)m->partition, (long long)m->offset);
 			tally.read++;
-			kin_ack(in, m->topic, m->partition, m->offset);
 			rd_kafka_message_destroy(msg);
 			if (reject(where, 1, NULL, 0, NULL, "%s", why) < 0)
 				return -1;
+			kin_ack(in, m->topic, m->partition, m->offset);
 			continue;
 		}
 		in->msg = msg;
@@ -1141,12 +1182,7 @@ kout_open(const char *schema_text)
 	    sizeof(err))) == NULL)
 		errx(1, "kafka: %s", err);
 	k->rkt = rd_kafka_topic_new(k->rk, kafka.out_topic, NULL);
-	if (rd_kafka_metadata(k->rk, 0, k->rkt, &md, 10 * 1000) !=
-	    RD_KAFKA_RESP_ERR_NO_ERROR || md->topic_cnt != 1 ||
-	    md->topics[0].err)
-		errx(1, "kafka: %s: no such topic, or no broker answered",
-		    kafka.out_topic);
-	k->npart = md->topics[0].partition_cnt;
+	k->npart = topic_metadata(k->rk, k->rkt, &md)->partition_cnt;
 	rd_kafka_metadata_destroy(md);
 	/* Where the key and the time are, in each kind of record. */
 	sc = schema_get(k->schema);

@@ -66,6 +66,7 @@ stream_on_idle(void (*fn)(void *), void *arg)
 
 static void (*state_reset)(void);
 int stream_replaying;
+int stream_halted;
 
 void
 stream_keep_state(void (*reset)(void))
@@ -552,11 +553,11 @@ src_next(struct src *s, struct rec **out)
 				    s->blocklen - s->pos, &why);
 			if (span < 0 && s->kin != NULL) {
 				/* A message is one record: it alone is bad. */
-				kin_ack(s->kin, s->rec.origin, s->rec.partition,
-				    s->rec.seqno);
 				if (reject(rec_where(&s->rec), 1, NULL, 0, NULL,
 				    "%s", why) < 0)
 					return -1;
+				kin_ack(s->kin, s->rec.origin, s->rec.partition,
+				    s->rec.seqno);
 				continue;
 			}
 			if (span < 0) {
@@ -583,12 +584,12 @@ src_next(struct src *s, struct rec **out)
 			s->rec.value = NULL;
 			s->pos += (size_t)span;
 			if (s->kin != NULL && s->pos != s->blocklen) {
-				kin_ack(s->kin, s->rec.origin, s->rec.partition,
-				    s->rec.seqno);
 				if (reject(rec_where(&s->rec), 1, NULL, 0, NULL,
 				    "%zu bytes after the record",
 				    s->blocklen - s->pos) < 0)
 					return -1;
+				kin_ack(s->kin, s->rec.origin, s->rec.partition,
+				    s->rec.seqno);
 				continue;
 			}
 			if (s->left == 0 && s->pos != s->blocklen &&
@@ -960,7 +961,10 @@ reject(const char *where, int64_t n, const char *input, size_t inlen,
 		write_reject(where, reason, input, inlen, value);
 	else
 		warnx("%s: %s", where, reason);
-	return policy == ON_FAIL ? -1 : 0;
+	if (policy != ON_FAIL)
+		return 0;
+	stream_halted = 1;
+	return -1;
 }
 
 int

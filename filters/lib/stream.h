@@ -146,6 +146,12 @@ int		 reject_policy(const char *arg);
 int		 reject(const char *where, int64_t n, const char *input,
 		    size_t inlen, avro_value_t *value, const char *fmt, ...)
 		    PRINTF(6, 7);
+/*
+ * Set once a reject under the fail policy stops the run: from then on
+ * nothing is acknowledged, so the record that stopped it stays
+ * uncommitted and is read again by the next run.
+ */
+extern int stream_halted;
 
 struct tally {
 	int64_t	read, written, absorbed, rejected;
