@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
-#include <poll.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -776,6 +775,9 @@ ingest_csv(struct ingest *g, FILE *fp)
 	int n, i;
 
 	while (!g->stop && !stream_stop && (n = csv_next(csv, &fields)) != 0) {
+		/* A stop signal ends the input where it is, maybe mid-row. */
+		if (stream_stop)
+			break;
 		g->line = csv_line(csv);
 		g->raw = csv_raw(csv, &g->rawlen);
 		if (n < 0) {
@@ -870,6 +872,8 @@ ingest_json(struct ingest *g, FILE *fp)
 		}
 	while (!g->stop && !stream_stop &&
 	    (len = getline(&line, &cap, fp)) > 0) {
+		if (stream_stop)	/* maybe mid-line */
+			break;
 		g->line++;
 		while (len > 0 && (line[len - 1] == '\n' ||
 		    line[len - 1] == '\r'))
@@ -954,14 +958,13 @@ release_sorted(struct ingest *g)
 static ssize_t
 idle_read(void *cookie, char *p, size_t len)
 {
-	struct pollfd pfd = { .fd = (int)(intptr_t)cookie, .events = POLLIN };
+	int fd = (int)(intptr_t)cookie;
 	ssize_t n;
 
-	if (poll(&pfd, 1, 0) == 0)
-		stream_idle();
-	n = read(pfd.fd, p, len);
-	if (n < 0 && errno == EINTR && stream_stop)
+	if (!stream_wait_input(fd))
 		return 0;
+	while ((n = read(fd, p, len)) < 0 && errno == EINTR)
+		;
 	return n;
 }
 

@@ -746,6 +746,14 @@ main(int argc, char *argv[])
 	reader_free(rd);
 	if (rc < 0)
 		errx(1, "input failed; the model store is unchanged");
+	if (stream_stop) {
+		/* A model of part of the input would pass for one of all. */
+		warnx("stopped by a signal; the model store is unchanged");
+		rows_free(&t.h);
+		rows_free(&t.s);
+		schema_cleanup();
+		return tally_finish(verbose);
+	}
 	/* hedonic, the calibrations (all and at most 8 levels), seed */
 	ver.models = ecalloc(12, sizeof(*ver.models));
 	if (t.hedonic && train_hedonic(&t, &ver) < 0)

@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -97,7 +96,6 @@ ocf_reader_close(struct ocf_reader *r)
 static size_t
 fill(struct ocf_reader *r, size_t n)
 {
-	struct pollfd pfd;
 	ssize_t got;
 
 	while (r->end - r->pos < n && !r->eof) {
@@ -116,16 +114,13 @@ fill(struct ocf_reader *r, size_t n)
 			r->end -= r->pos;
 			r->pos = 0;
 		}
-		pfd.fd = r->fd;
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, 0) == 0)
-			stream_idle();
-		got = read(r->fd, r->buf + r->end, r->cap - r->end);
-		if (got < 0 && errno == EINTR) {
-			if (stream_stop)
-				r->eof = 1;
-			continue;
+		if (!stream_wait_input(r->fd)) {
+			r->eof = 1;	/* a stop signal */
+			break;
 		}
+		got = read(r->fd, r->buf + r->end, r->cap - r->end);
+		if (got < 0 && errno == EINTR)
+			continue;
 		if (got < 0) {
 			set_err(r, "read: %s", strerror(errno));
 			r->eof = 1;

@@ -5,6 +5,7 @@
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,14 +27,30 @@
 
 /* Something failed (a reject, an undelivered record): exit status 1. */
 static int failed;
+/* A record could not be decoded and the policy says stop: src_next
+ * says so (-1) next time. */
+static int halted;
 volatile sig_atomic_t stream_stop;
 struct tally tally;
+
+/*
+ * The handler also writes a byte into this pipe, which every wait for
+ * input watches: a signal that comes after the flag was tested but before
+ * the wait began still ends the wait (the self-pipe trick).
+ */
+static int stop_pipe[2] = { -1, -1 };
 
 static void
 on_signal(int sig)
 {
+	int saved = errno;
+
 	(void)sig;
 	stream_stop = 1;
+	if (stop_pipe[1] >= 0 && write(stop_pipe[1], "", 1) < 0) {
+		/* full: a byte is there already */
+	}
+	errno = saved;
 }
 
 void
@@ -41,12 +58,38 @@ stream_init(void)
 {
 	struct sigaction sa;
 
+	if (stop_pipe[0] < 0 && pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+		err(1, "pipe");
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
-	/* No SA_RESTART: a blocked read returns EINTR and the loop ends. */
+	/* Restarted: a write interrupted half way would fail (stdio says
+	 * "Interrupted system call"); the waits end through stop_pipe. */
+	sa.sa_flags = SA_RESTART;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+}
+
+int
+stream_wait_input(int fd)
+{
+	struct pollfd pfd[2] = { { .fd = fd, .events = POLLIN },
+	    { .fd = stop_pipe[0], .events = POLLIN } };
+	int n;
+
+	if (stream_stop)
+		return 0;
+	if (poll(pfd, 1, 0) == 0)
+		stream_idle();
+	for (;;) {
+		n = poll(pfd, stop_pipe[0] >= 0 ? 2 : 1, -1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		/* An error is the read's to report. */
+		if (n < 0 || !(pfd[1].revents & POLLIN))
+			return 1;
+		return 0;
+	}
 }
 
 static struct {
@@ -519,6 +562,8 @@ src_next(struct src *s, struct rec **out)
 		return s->current == -2 ? 0 : merge_next(s, out);
 	for (;;) {
 		replay_done(s);
+		if (halted)
+			return -1;
 		if (stream_stop)
 			return 0;
 		if (s->left > 0 && s->writer != NULL) {
@@ -601,8 +646,6 @@ src_next(struct src *s, struct rec **out)
 			*out = &s->rec;
 			if (s->lazy || src_value(s, &s->rec) != NULL)
 				return 1;
-			if (stream_stop)
-				return -1;
 			continue;
 		}
 		if (s->kin != NULL) {
@@ -698,7 +741,7 @@ src_value(struct src *s, struct rec *r)
 	r->undecodable = 1;
 	if (reject(rec_where(r), 1, NULL, 0, NULL, "cannot decode: %s",
 	    avro_strerror()) < 0)
-		stream_stop = 1;
+		halted = 1;
 	return NULL;
 }
 

@@ -23,11 +23,18 @@
 /* Set by SIGINT/SIGTERM: sources then report the end of input. */
 extern volatile sig_atomic_t stream_stop;
 
-/* Install the signal handlers; call once at the start of main. */
+/* Install the signal handlers (SIGINT, SIGTERM; system calls are
+ * restarted); call once at the start of main. */
 void	stream_init(void);
 
 /* Flush every sink: called whenever a source is about to wait. */
 void	stream_idle(void);
+/*
+ * Wait until fd has input (or its end, or an error) and return 1, or a
+ * stop signal came, before or during the wait, and return 0.  If fd has
+ * nothing at once, stream_idle() is called first.
+ */
+int	stream_wait_input(int fd);
 /* Also call fn(arg) then (at most 8: e.g. commit a database batch). */
 void	stream_on_idle(void (*fn)(void *), void *arg);
 
@@ -107,7 +114,8 @@ int		 src_next(struct src *, struct rec **r);
 void		 src_lazy(struct src *);
 
 /* The value of r, decoding it if needed; NULL if it cannot be decoded
- * (reported through reject(); -1 from the policy sets stream_stop). */
+ * (reported through reject(); if the policy says stop, the next
+ * src_next() returns -1). */
 avro_value_t	*src_value(struct src *, struct rec *r);
 
 /* The record is done with: its outputs have been handed to a sink. */
