@@ -476,7 +476,7 @@ main(int argc, char *argv[])
 	struct rec *r;
 	struct view *v;
 	avro_schema_t vs;
-	const char *out = NULL, *state = NULL, *ref = NULL;
+	const char *out = NULL, *state = NULL, *ref = NULL, *why;
 	int c, i, rc, verbose = 0, print = 0, status;
 	double t0 = now_seconds();
 
@@ -549,11 +549,13 @@ main(int argc, char *argv[])
 	src_lazy(src);
 	while ((rc = src_next(src, &r)) > 0) {
 		if ((v = reader_view(g.in, r)) != NULL) {
-			if ((i = first_nan(v, g.fx, input_types, F_COUNT)) >=
-			    0 || !isfinite(view_double(v, g.fx[F_AGE]))) {
+			if ((i = first_bad(v, g.fx, input_types, F_COUNT,
+			    &why)) >= 0 ||
+			    !isfinite(view_double(v, g.fx[F_AGE]))) {
 				if (reject(rec_where(r), 1, NULL, 0,
-				    rec_value(r), "%s: NaN", i >= 0 ?
-				    input_names[i] : "age_months") < 0) {
+				    rec_value(r), "%s: %s", i >= 0 ?
+				    input_names[i] : "age_months", i >= 0 ?
+				    why : "NaN") < 0) {
 					rc = -1;
 					break;
 				}

@@ -60,7 +60,7 @@ enum kind { HEDONIC, SEED };
 
 /* A decay level's calibration: a shift of ln value, a scale of sigma. */
 struct calib {
-	char	 class[32];
+	char	 class[MODEL_CLASS_LEN];
 	double	 shift, scale;
 };
 
@@ -295,7 +295,7 @@ hedonic(const struct predict *p, const struct valuer *vr,
 	double age = view_double(v, fx[F_AGE]);
 	double x[HEDONIC_NTERMS], xn[HEDONIC_NTERMS], var, km_month;
 	const struct calib *c;
-	char class[32];
+	char class[MODEL_CLASS_LEN];
 
 	if (isnan(level) || level <= 0)
 		return -1;
@@ -358,11 +358,16 @@ value_one(struct predict *p, struct rec *r, const struct view *v,
 	struct slot sl[A_COUNT];
 	double lnv, sd, lnnext, val, se, next, naive, nmpi, mpi;
 	double age = view_double(v, fx[F_AGE]);
+	const char *why;
 	int ok;
 
-	if ((ok = first_nan(v, fx, feature_types, F_COUNT)) >= 0)
+	if ((ok = first_bad(v, fx, feature_types, F_COUNT, &why)) >= 0)
 		return reject(rec_where(r), 1, NULL, 0, rec_value(r),
-		    "%s: NaN", feature_names[ok]) < 0 ? -2 : -1;
+		    "%s: %s", feature_names[ok], why) < 0 ? -2 : -1;
+	if (view_text_len(v, fx[F_DECAY_LEVEL], 1) >= MODEL_CLASS_LEN)
+		return reject(rec_where(r), 1, NULL, 0, rec_value(r),
+		    "decay_level: longer than %d bytes", MODEL_CLASS_LEN - 1) <
+		    0 ? -2 : -1;
 	if (!isfinite(age) || age < 0)
 		return reject(rec_where(r), 1, NULL, 0, rec_value(r),
 		    "age_months %g: not a number of months", age) < 0 ? -2 :

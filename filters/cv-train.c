@@ -167,12 +167,17 @@ take(struct train *t, struct rec *rec, const struct view *v)
 	double co = view_opt_double(v, fx[F_COHORT]);
 	double ro = view_opt_double(v, fx[F_REGION]);
 	double x[HEDONIC_NTERMS], base, age = view_double(v, fx[F_AGE]);
-	char class[32];
+	char class[MODEL_CLASS_LEN];
+	const char *why;
 	int bad;
 
-	if ((bad = first_nan(v, fx, feature_types, F_COUNT)) >= 0)
+	if ((bad = first_bad(v, fx, feature_types, F_COUNT, &why)) >= 0)
 		return reject(rec_where(rec), 1, NULL, 0, rec_value(rec),
-		    "%s: NaN", feature_names[bad]) < 0 ? -2 : -1;
+		    "%s: %s", feature_names[bad], why) < 0 ? -2 : -1;
+	if (view_text_len(v, fx[F_DECAY_LEVEL], 1) >= MODEL_CLASS_LEN)
+		return reject(rec_where(rec), 1, NULL, 0, rec_value(rec),
+		    "decay_level: longer than %d bytes", MODEL_CLASS_LEN - 1) <
+		    0 ? -2 : -1;
 	for (bad = 0; bad < F_COUNT; bad++)
 		if (feature_types[bad] == 'D' &&
 		    isinf(view_opt_double(v, fx[bad])))

@@ -185,7 +185,7 @@ light_one(struct warner *w, const struct view *v, struct slot *sl,
     const char **reasons, struct buf *msg)
 {
 	const int *fx = w->fx;
-	char loan[256], cur[16], grade[8], a[32], b[32];
+	char loan[256], cur[256], grade[256], a[32], b[32];
 	double balance = view_opt_double(v, fx[F_BALANCE]);
 	double value = view_opt_double(v, fx[F_VALUE]);
 	double next = view_opt_double(v, fx[F_NEXT]);
@@ -370,7 +370,7 @@ main(int argc, char *argv[])
 	struct rec *r;
 	struct view *v;
 	avro_schema_t gs;
-	const char *out = NULL, *state = NULL;
+	const char *out = NULL, *state = NULL, *why;
 	int c, i, rc, verbose = 0, print = 0, status;
 	double t0 = now_seconds();
 
@@ -450,9 +450,10 @@ main(int argc, char *argv[])
 			continue;
 		}
 		memset(sl, 0, sizeof(sl));
-		if ((i = first_nan(v, w.fx, input_types, F_COUNT)) >= 0) {
+		if ((i = first_bad(v, w.fx, input_types, F_COUNT, &why)) >=
+		    0) {
 			if (reject(rec_where(r), 1, NULL, 0, rec_value(r),
-			    "%s: NaN", input_names[i]) < 0) {
+			    "%s: %s", input_names[i], why) < 0) {
 				rc = -1;
 				break;
 			}

@@ -244,7 +244,17 @@ index_obs(struct state *st, const struct item *it, const struct view *v)
 {
 	double value = view_opt_double(v, codec.ix[X_VALUE]);
 	double volume = view_opt_double(v, codec.ix[X_VOLUME]);
+	char text[256];
 
+	/* The keys learn_index() reads, never cut. */
+	if (view_string(v, codec.ix[X_SOURCE], text, 256) == NULL)
+		return bad(it, "source: longer than 255 bytes");
+	if (view_string(v, codec.ix[X_SEGMENT], text, MAX_SEGMENT + 1) ==
+	    NULL)
+		return bad(it, "segment: longer than %d characters",
+		    MAX_SEGMENT);
+	if (view_string(v, codec.ix[X_REGION], text, 64) == NULL)
+		return bad(it, "region: longer than 63 bytes");
 	if (view_opt_nan(v, codec.ix[X_VALUE]) ||
 	    view_opt_nan(v, codec.ix[X_VOLUME]))
 		return bad(it, "value or volume: NaN");

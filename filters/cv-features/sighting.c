@@ -42,9 +42,15 @@ vehicle(struct state *st, const struct item *it, const struct view *v,
 	struct lookup *lk;
 	struct vehicle *prev;
 
-	view_string(v, codec.vx[V_ID], id, sizeof(id));
+	/* Keys are never cut (two would become one): too long, rejected. */
+	if (view_string(v, codec.vx[V_ID], id, sizeof(id)) == NULL)
+		return bad(it, "vehicle_id: longer than %zu bytes",
+		    sizeof(id) - 1);
+	if (view_string(v, codec.vx[V_REGION], region, sizeof(region)) ==
+	    NULL)
+		return bad(it, "region: longer than %zu bytes",
+		    sizeof(region) - 1);
 	view_string(v, codec.vx[V_SEGMENT], segment, sizeof(segment));
-	view_string(v, codec.vx[V_REGION], region, sizeof(region));
 	if (*segment == '\0' || strlen(segment) > MAX_SEGMENT)
 		return bad(it, "segment: empty or longer than %d characters",
 		    MAX_SEGMENT);

@@ -29,12 +29,14 @@ int		 field_pos(avro_schema_t rec, const char *name, int type,
 		    const char *prog);
 
 /*
- * The first of the fields pos[0..n) whose type (types[i], as for
- * field_pos) is a nullable double and that holds NaN, not null: its
- * index in pos, or -1.  NaN is bad data; null is "not known".
+ * The first of the fields pos[0..n) (types[i] as for field_pos) that
+ * cannot be taken: a nullable double that holds NaN, not null (NaN is
+ * bad data; null is "not known"), or a text longer than VIEW_MAXKEY
+ * bytes (a key the state would have to cut).  Its index in pos, with
+ * *why saying what is wrong, or -1.
  */
-int		 first_nan(const struct view *, const int *pos,
-		    const char *types, int n);
+int		 first_bad(const struct view *, const int *pos,
+		    const char *types, int n, const char **why);
 
 struct reader;
 

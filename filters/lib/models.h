@@ -17,9 +17,12 @@
 
 #define MODEL_MAXTERMS	24
 
+/* Bytes of a class name, with its NUL. */
+#define MODEL_CLASS_LEN 32
+
 struct model {
 	char	 kind[16];
-	char	 class[32];
+	char	 class[MODEL_CLASS_LEN];
 	char	 method[16];		/* ols, huber, ... */
 	int	 nterms;
 	char	 terms[MODEL_MAXTERMS][24];

@@ -11,6 +11,9 @@
 #include <stdio.h>
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+/* A macro's value as a string literal: STR(255) is "255". */
+#define STR(x) STR_(x)
+#define STR_(x) #x
 #define PRINTF(f, a) __attribute__((format(printf, f, a)))
 
 void	*emalloc(size_t);

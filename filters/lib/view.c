@@ -102,16 +102,29 @@ view_opt_long(const struct view *v, int i)
 	return get_varint(&q) == 0 ? INT64_MIN : get_varint(&q);
 }
 
+/* Never cut: two long keys cut to one length would be one key. */
 static const char *
 copy_text(const char *q, char *buf, size_t len)
 {
 	int64_t n = get_varint(&q);
 
-	if ((size_t)n >= len)
-		n = (int64_t)len - 1;
+	if ((size_t)n >= len) {
+		*buf = '\0';
+		return NULL;
+	}
 	memcpy(buf, q, (size_t)n);
 	buf[n] = '\0';
 	return buf;
+}
+
+size_t
+view_text_len(const struct view *v, int i, int nullable)
+{
+	const char *q = v->p + v->off[i];
+
+	if (nullable && get_varint(&q) == 0)
+		return 0;
+	return (size_t)get_varint(&q);
 }
 
 const char *
@@ -125,7 +138,11 @@ view_opt_string(const struct view *v, int i, char *buf, size_t len)
 {
 	const char *q = v->p + v->off[i];
 
-	return get_varint(&q) == 0 ? NULL : copy_text(q, buf, len);
+	if (get_varint(&q) == 0) {
+		*buf = '\0';
+		return NULL;
+	}
+	return copy_text(q, buf, len);
 }
 
 const char *

@@ -19,6 +19,7 @@
 #include "lib/util.h"
 
 #define VIEW_MAXFIELDS 128
+#define VIEW_MAXKEY 255		/* bytes of a text that may name state */
 
 struct view {
 	const char	*p;		/* the record's encoding */
@@ -41,7 +42,9 @@ int		 view_parse(struct view *, struct walker *, const char *p,
  * Field i as a number or text; the view_opt_ forms read a nullable union
  * ["null", T] and give NAN, INT64_MIN or NULL for null.  The types must be
  * what the schema says: the filter checks them once, at start.  Text is
- * copied NUL-terminated into buf (truncated to len).
+ * copied NUL-terminated into buf; if it has len bytes or more it is not
+ * cut (two long keys would become one): buf is then "" and the result
+ * NULL, as for null (view_is_null tells them apart).
  */
 int		 view_is_null(const struct view *, int i);	/* nullable */
 /* A nullable double that holds NaN (not null: NaN is bad data). */
@@ -55,6 +58,8 @@ const char	*view_string(const struct view *, int i, char *buf,
 		    size_t len);
 const char	*view_opt_string(const struct view *, int i, char *buf,
 		    size_t len);
+/* Bytes of text field i (0 if null, when nullable). */
+size_t		 view_text_len(const struct view *, int i, int nullable);
 /* Encoding of fields [from, to) of the record. */
 const char	*view_span(const struct view *, int from, int to,
 		    size_t *len);

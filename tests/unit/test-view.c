@@ -96,10 +96,21 @@ main(void)
 	str = view_opt_string(&vw, 9, text, sizeof(text));
 	CHECK(str != NULL && *str == '\0', "nullable empty string is not "
 	    "null");
-	CHECK(view_opt_string(&vw, 10, text, sizeof(text)) == NULL,
-	    "null string");
-	str = view_string(&vw, 0, text, 4);
-	CHECK(strcmp(str, "vin") == 0, "text truncated to the buffer");
+	strcpy(text, "stale");
+	CHECK(view_opt_string(&vw, 10, text, sizeof(text)) == NULL &&
+	    *text == '\0', "null string: NULL, and the buffer emptied (it "
+	    "kept what was there)");
+	strcpy(text, "stale");
+	CHECK(view_string(&vw, 0, text, 6) == NULL && *text == '\0',
+	    "text too long for the buffer: NULL and empty, never cut (it "
+	    "was cut to \"vin12\", so long keys collided)");
+	str = view_string(&vw, 0, text, 7);
+	CHECK(str != NULL && strcmp(str, "vin123") == 0, "text that just "
+	    "fits");
+	CHECK(view_opt_string(&vw, 9, text, 1) != NULL,
+	    "an empty nullable string fits one byte");
+	CHECK(view_text_len(&vw, 0, 0) == 6 && view_text_len(&vw, 1, 0) ==
+	    0 && view_text_len(&vw, 10, 1) == 0, "text lengths");
 
 	/* The encoders' bytes, read by avro-c. */
 	enc_string(&b, "vin123");
