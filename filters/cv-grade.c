@@ -416,7 +416,7 @@ load_state(struct grader *g, const char *path)
 	db_exec(db, state_schema);
 	q = db_prepare(db, "SELECT vehicle_id, tier3, better, watch FROM "
 	    "streaks");
-	while (sqlite3_step(q) == SQLITE_ROW) {
+	while (db_row(q)) {
 		s = emalloc(sizeof(*s));
 		s->tier3 = sqlite3_column_int(q, 1);
 		s->better = sqlite3_column_int(q, 2);

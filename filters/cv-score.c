@@ -745,9 +745,9 @@ begin_run(struct score *sc)
 	/* IMMEDIATE: two runs at once must not both take the same number. */
 	db_exec(sc->db, "BEGIN IMMEDIATE");
 	q = db_prepare(sc->db, "SELECT coalesce(max(run), 0) + 1 FROM score");
-	if (sqlite3_step(q) != SQLITE_ROW)
-		errx(1, "%s: %s", sqlite3_db_filename(sc->db, "main"),
-		    sqlite3_errmsg(sc->db));
+	if (!db_row(q))
+		errx(1, "%s: no next run number",
+		    sqlite3_db_filename(sc->db, "main"));
 	sc->run = sqlite3_column_int64(q, 0);
 	sqlite3_finalize(q);
 }

@@ -299,7 +299,7 @@ load_state(struct warner *w, const char *path)
 	db_exec(db, state_schema);
 	q = db_prepare(db, "SELECT loan_id, light, ltv_level, drop_level "
 	    "FROM lights");
-	while (sqlite3_step(q) == SQLITE_ROW) {
+	while (db_row(q)) {
 		name = (const char *)sqlite3_column_text(q, 1);
 		for (l = 0; l < 3; l++)
 			if (name && strcmp(name, light_names[l]) == 0)

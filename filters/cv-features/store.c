@@ -53,7 +53,7 @@ load_state(struct state *st, const char *path)
 
 	db_exec(db, state_schema);
 	q = db_prepare(db, "SELECT key, value FROM meta");
-	while (sqlite3_step(q) == SQLITE_ROW) {
+	while (db_row(q)) {
 		key = (const char *)sqlite3_column_text(q, 0);
 		if (strcmp(key, "max_t") == 0)
 			st->max_t = sqlite3_column_int64(q, 1);
@@ -67,12 +67,12 @@ load_state(struct state *st, const char *path)
 	sqlite3_finalize(q);
 	free(opts);
 	q = db_prepare(db, "SELECT source FROM sources ORDER BY pos");
-	while (sqlite3_step(q) == SQLITE_ROW)
+	while (db_row(q))
 		note_source(st, (const char *)sqlite3_column_text(q, 0));
 	sqlite3_finalize(q);
 	q = db_prepare(db, "SELECT source, segment, region, points FROM "
 	    "series ORDER BY key");
-	while (sqlite3_step(q) == SQLITE_ROW) {
+	while (db_row(q)) {
 		s = get_series(st, (const char *)sqlite3_column_text(q, 0),
 		    (const char *)sqlite3_column_text(q, 1),
 		    (const char *)sqlite3_column_text(q, 2), 1);
@@ -87,7 +87,7 @@ load_state(struct state *st, const char *path)
 	}
 	sqlite3_finalize(q);
 	q = db_prepare(db, "SELECT key, points FROM volumes");
-	while (sqlite3_step(q) == SQLITE_ROW) {
+	while (db_row(q)) {
 		len = sqlite3_column_bytes(q, 1);
 		if (len < 0 || len % sizeof(struct point) ||
 		    len / sizeof(struct point) > RING)
@@ -100,7 +100,7 @@ load_state(struct state *st, const char *path)
 	}
 	sqlite3_finalize(q);
 	q = db_prepare(db, "SELECT key, image FROM decay");
-	while (sqlite3_step(q) == SQLITE_ROW) {
+	while (db_row(q)) {
 		d = ecalloc(1, sizeof(*d));
 		d->wls = wls_from_image(sqlite3_column_blob(q, 1),
 		    (size_t)sqlite3_column_bytes(q, 1));
@@ -112,7 +112,7 @@ load_state(struct state *st, const char *path)
 	sqlite3_finalize(q);
 	q = db_prepare(db, "SELECT id, price, mpi, observed_at, seq FROM "
 	    "vehicles ORDER BY seq");
-	while (sqlite3_step(q) == SQLITE_ROW)
+	while (db_row(q))
 		vehicle_remember(st, NULL,
 		    (const char *)sqlite3_column_text(q, 0),
 		    sqlite3_column_double(q, 1), sqlite3_column_type(q, 2) ==
@@ -121,7 +121,7 @@ load_state(struct state *st, const char *path)
 		    (uint64_t)sqlite3_column_int64(q, 4));
 	sqlite3_finalize(q);
 	q = db_prepare(db, "SELECT key, s, w, t FROM offsets");
-	while (sqlite3_step(q) == SQLITE_ROW) {
+	while (db_row(q)) {
 		o = get_offset(st, (const char *)sqlite3_column_text(q, 0), 1);
 		o->s = sqlite3_column_double(q, 1);
 		o->w = sqlite3_column_double(q, 2);
@@ -129,7 +129,7 @@ load_state(struct state *st, const char *path)
 	}
 	sqlite3_finalize(q);
 	q = db_prepare(db, "SELECT segment, price, mpi FROM last_sales");
-	while (sqlite3_step(q) == SQLITE_ROW) {
+	while (db_row(q)) {
 		ls = ecalloc(1, sizeof(*ls));
 		ls->price = sqlite3_column_double(q, 1);
 		ls->mpi = sqlite3_column_type(q, 2) == SQLITE_NULL ? NAN :
@@ -140,7 +140,7 @@ load_state(struct state *st, const char *path)
 	/* Updates that were waiting: served again, without output, from the
 	 * state they were served from, they wait again. */
 	q = db_prepare(db, "SELECT event FROM pending ORDER BY seq");
-	while (sqlite3_step(q) == SQLITE_ROW) {
+	while (db_row(q)) {
 		struct item it = { "state", NULL };
 		struct view v;
 		const char *why;

@@ -77,3 +77,19 @@ db_step_done(sqlite3 *db, sqlite3_stmt *st)
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
 }
+
+int
+db_row(sqlite3_stmt *q)
+{
+	sqlite3 *db = sqlite3_db_handle(q);
+
+	switch (sqlite3_step(q)) {
+	case SQLITE_ROW:
+		return 1;
+	case SQLITE_DONE:
+		return 0;
+	default:
+		errx(1, "%s: %s", sqlite3_db_filename(db, "main"),
+		    sqlite3_errmsg(db));
+	}
+}

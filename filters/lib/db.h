@@ -19,5 +19,11 @@ void		 db_exec(sqlite3 *, const char *sql);
 sqlite3_stmt	*db_prepare(sqlite3 *, const char *sql);
 /* Step a statement that returns no rows, then reset it. */
 void		 db_step_done(sqlite3 *, sqlite3_stmt *);
+/*
+ * Step a query: 1 with a row, 0 at its end.  Anything else (busy,
+ * corrupt, I/O) ends the program with sqlite's message: a damaged table
+ * must not pass for a shorter one.
+ */
+int		 db_row(sqlite3_stmt *);
 
 #endif

@@ -169,7 +169,7 @@ load_models(sqlite3 *db, struct version *ver)
 	int nc;
 
 	sqlite3_bind_int(q, 1, ver->version);
-	while (sqlite3_step(q) == SQLITE_ROW) {
+	while (db_row(q)) {
 		ver->models = erealloc(ver->models,
 		    ((size_t)ver->nmodels + 1) * sizeof(*ver->models));
 		m = &ver->models[ver->nmodels++];
@@ -223,7 +223,7 @@ models_load(sqlite3 *db, int v, const char *kind, struct version *out)
 		sqlite3_bind_int(q, 1, v);
 	else
 		sqlite3_bind_text(q, 1, kind, -1, SQLITE_STATIC);
-	if (sqlite3_step(q) == SQLITE_ROW) {
+	if (db_row(q)) {
 		version_row(q, out);
 		found = 1;
 	}
@@ -243,7 +243,7 @@ models_load_all(sqlite3 *db, const char *kind, struct version **out)
 
 	sqlite3_bind_text(q, 1, kind, -1, SQLITE_STATIC);
 	*out = NULL;
-	while (sqlite3_step(q) == SQLITE_ROW) {
+	while (db_row(q)) {
 		*out = erealloc(*out, ((size_t)n + 1) * sizeof(**out));
 		version_row(q, &(*out)[n++]);
 	}
@@ -312,8 +312,8 @@ models_save(sqlite3 *db, struct version *ver)
 	db_exec(db, "BEGIN IMMEDIATE");
 	q = db_prepare(db, "SELECT coalesce(max(version), 0) + 1 FROM "
 	    "versions");
-	if (sqlite3_step(q) != SQLITE_ROW)
-		errx(1, "model store: %s", sqlite3_errmsg(db));
+	if (!db_row(q))
+		errx(1, "model store: no next version");
 	ver->version = sqlite3_column_int(q, 0);
 	sqlite3_finalize(q);
 	q = db_prepare(db, "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?)");
