@@ -41,6 +41,8 @@ struct ocf_writer {
 	int		 fd;
 	char		*name;
 	char		 sync[SYNC_LEN];
+	struct buf	 head;		/* the header, until it is written */
+	int		 started;	/* the header is out */
 	struct buf	 block;
 	int64_t		 count;
 	avro_writer_t	 mw;
@@ -496,38 +498,27 @@ ocf_writer_open(int fd, const char *name, const char *schema_text)
 	static const char codec_key[] = "avro.codec", schema_key[] =
 	    "avro.schema";
 	struct ocf_writer *w = ecalloc(1, sizeof(*w));
-	struct buf h = { 0 };
-	struct iovec iov;
+	struct buf *h = &w->head;
 	char num[10];
 	size_t slen = strlen(schema_text);
 
 	w->fd = fd;
 	w->name = estrdup(name);
 	make_sync(w->sync, schema_text);
-	buf_add(&h, MAGIC, 4);
-	buf_add(&h, num, ocf_put_long(num, 2));
-	buf_add(&h, num, ocf_put_long(num, sizeof(codec_key) - 1));
-	buf_add(&h, codec_key, sizeof(codec_key) - 1);
-	buf_add(&h, num, ocf_put_long(num, 4));
-	buf_add(&h, "null", 4);
-	buf_add(&h, num, ocf_put_long(num, sizeof(schema_key) - 1));
-	buf_add(&h, schema_key, sizeof(schema_key) - 1);
-	buf_add(&h, num, ocf_put_long(num, (int64_t)slen));
-	buf_add(&h, schema_text, slen);
-	buf_add(&h, num, ocf_put_long(num, 0));
-	buf_add(&h, w->sync, SYNC_LEN);
-	iov.iov_base = h.p;
-	iov.iov_len = h.len;
-	if (write_all(fd, &iov, 1) < 0) {
-		int e = errno;
-
-		buf_free(&h);
-		free(w->name);
-		free(w);
-		errno = e;
-		return NULL;
-	}
-	buf_free(&h);
+	buf_add(h, MAGIC, 4);
+	buf_add(h, num, ocf_put_long(num, 2));
+	buf_add(h, num, ocf_put_long(num, sizeof(codec_key) - 1));
+	buf_add(h, codec_key, sizeof(codec_key) - 1);
+	buf_add(h, num, ocf_put_long(num, 4));
+	buf_add(h, "null", 4);
+	buf_add(h, num, ocf_put_long(num, sizeof(schema_key) - 1));
+	buf_add(h, schema_key, sizeof(schema_key) - 1);
+	buf_add(h, num, ocf_put_long(num, (int64_t)slen));
+	buf_add(h, schema_text, slen);
+	buf_add(h, num, ocf_put_long(num, 0));
+	buf_add(h, w->sync, SYNC_LEN);
+	/* Written with the first block, or by close: nothing goes out
+	 * before a record does (a failed run writes nothing). */
 	buf_reserve(&w->block, BLOCK_FILL + 4096);
 	w->mw = avro_writer_memory(w->block.p, (int64_t)w->block.cap);
 	w->next = writers;
@@ -538,25 +529,30 @@ ocf_writer_open(int fd, const char *name, const char *schema_text)
 int
 ocf_flush(struct ocf_writer *w)
 {
-	struct iovec iov[3];
+	struct iovec iov[4], *v = iov;
 	char head[20];
 
 	if (w->count == 0 || w->failed)
 		return w->failed ? -1 : 0;
-	iov[0].iov_base = head;
-	iov[0].iov_len = ocf_put_long(head, w->count);
-	iov[0].iov_len += ocf_put_long(head + iov[0].iov_len,
-	    (int64_t)w->block.len);
-	iov[1].iov_base = w->block.p;
-	iov[1].iov_len = w->block.len;
-	iov[2].iov_base = w->sync;
-	iov[2].iov_len = SYNC_LEN;
+	if (!w->started) {
+		v->iov_base = w->head.p;
+		v++->iov_len = w->head.len;
+	}
+	v->iov_base = head;
+	v->iov_len = ocf_put_long(head, w->count);
+	v->iov_len += ocf_put_long(head + v->iov_len, (int64_t)w->block.len);
+	v++;
+	v->iov_base = w->block.p;
+	v++->iov_len = w->block.len;
+	v->iov_base = w->sync;
+	v++->iov_len = SYNC_LEN;
 	w->count = 0;
 	w->block.len = 0;
-	if (write_all(w->fd, iov, 3) < 0) {
+	if (write_all(w->fd, iov, (int)(v - iov)) < 0) {
 		w->failed = errno;
 		return -1;
 	}
+	w->started = 1;
 	return 0;
 }
 
@@ -606,14 +602,21 @@ ocf_write_raw(struct ocf_writer *w, const void *p, size_t n, int64_t count)
 }
 
 int
-ocf_writer_close(struct ocf_writer *w)
+ocf_writer_close(struct ocf_writer *w, int empty_stream)
 {
 	struct ocf_writer **pp;
+	struct iovec iov;
 	int rc;
 
 	if (w == NULL)
 		return 0;
 	rc = ocf_flush(w);
+	if (rc == 0 && !w->started && empty_stream) {
+		iov.iov_base = w->head.p;
+		iov.iov_len = w->head.len;
+		if ((rc = write_all(w->fd, &iov, 1)) < 0)
+			w->failed = errno;
+	}
 	if (w->failed)
 		errno = w->failed;
 	for (pp = &writers; *pp != NULL; pp = &(*pp)->next)
@@ -623,6 +626,7 @@ ocf_writer_close(struct ocf_writer *w)
 		}
 	avro_writer_free(w->mw);
 	buf_free(&w->block);
+	buf_free(&w->head);
 	free(w->name);
 	free(w);
 	return rc < 0 ? -1 : 0;

@@ -8,9 +8,10 @@
  *
  * The reader accepts several container files one after the other
  * (cat a.avro b.avro) and reports when a new header begins.  The writer
- * emits the header at once, then a block whenever 64 KiB of records are
- * pending, when ocf_flush() is called, and, through stream_idle(), before
- * any reader in the process blocks on input.
+ * emits the header with its first block (so nothing goes out before a
+ * record does), a block whenever 64 KiB of records are pending, when
+ * ocf_flush() is called, and, through stream_idle(), before any reader in
+ * the process blocks on input.
  */
 #ifndef CV_OCF_H
 #define CV_OCF_H
@@ -50,8 +51,8 @@ struct ocf_writer;
 
 /*
  * Write records of the schema given as JSON text (kept as written) to fd.
- * The header goes out at once; a writer is registered with stream_idle().
- * Returns NULL with errno set if the header cannot be written.
+ * The header goes out with the first block; a writer is registered with
+ * stream_idle().  Never NULL.
  */
 struct ocf_writer	*ocf_writer_open(int fd, const char *name,
 			    const char *schema_text);
@@ -62,8 +63,12 @@ int		 ocf_write_raw(struct ocf_writer *, const void *, size_t,
 		    int64_t count);
 /* Write the pending block, if any; -1 with errno on a write error. */
 int		 ocf_flush(struct ocf_writer *);
-/* Flush, unregister and free; -1 if any write failed.  NULL is a no-op. */
-int		 ocf_writer_close(struct ocf_writer *);
+/*
+ * Flush, unregister and free; -1 if any write failed.  With no record
+ * written, the header alone goes out if empty_stream (a valid stream of
+ * no records), else nothing.  NULL is a no-op.
+ */
+int		 ocf_writer_close(struct ocf_writer *, int empty_stream);
 
 /* Flush every open writer: called before a reader waits for input. */
 void		 ocf_flush_all(void);

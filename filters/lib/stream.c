@@ -838,8 +838,6 @@ sink_open(const char *path, const char *schema_text)
 			err(1, "%s", path);
 	}
 	k->ocf = ocf_writer_open(k->fd, k->path, schema_text);
-	if (k->ocf == NULL)
-		err(1, "%s", k->path);
 	return k;
 }
 
@@ -905,7 +903,8 @@ sink_close(struct sink *k)
 		free(k);
 		return;
 	}
-	if (ocf_writer_close(k->ocf) < 0)
+	/* An input that failed leaves no stream (not even its header). */
+	if (ocf_writer_close(k->ocf, !failed) < 0)
 		err(1, "%s", k->path);
 	if (k->fd > 1 && close(k->fd) < 0)
 		err(1, "%s", k->path);
