@@ -526,15 +526,20 @@ take(struct indexer *ix, struct rec *r, const struct view *v)
 {
 	const int *fx = ix->fx;
 	char segment[256], region[64], when[32], open[16];
+	const char *why;
 	double price, km, cond;
 	struct sale x;
 	int64_t t;
 	int32_t p;
 	int i;
 
-	if ((i = first_nan(v, fx, input_types, F_COUNT)) >= 0)
+	if ((i = first_bad(v, fx, input_types, F_COUNT, &why)) >= 0)
 		return reject(rec_where(r), 1, NULL, 0, rec_value(r),
-		    "%s: NaN", input_names[i]);
+		    "%s: %s", input_names[i], why);
+	/* Keys are never cut (two would become one). */
+	if (view_text_len(v, fx[F_REGION], 0) >= sizeof(region))
+		return reject(rec_where(r), 1, NULL, 0, rec_value(r),
+		    "region: longer than %zu bytes", sizeof(region) - 1);
 	if (view_is_null(v, fx[F_PRICE])) {
 		tally.absorbed++;	/* a book vehicle: no sale */
 		return 0;
