@@ -9,11 +9,14 @@
  *	on the watch list, or graded 3-3: YELLOW (watch.light, grade.light)
  *	no value, or fewer comparables than thin.comps: YELLOW (thin.light)
  *
- * with stable reason codes and one sentence with the numbers.  A loan
- * that was YELLOW or RED stays so until its ltv (drop) falls below the
- * threshold by the hysteresis margin, so a loan hovering at a threshold
- * does not flap; --changes writes only the records whose light changed.
- * The last light of each loan lives in a sqlite file with -S.
+ * with stable reason codes and one sentence with the numbers ("YELLOW →
+ * RED: ..." when the light changed), the previous light and since when
+ * the light has held.  A loan that was YELLOW or RED stays so until its
+ * ltv (drop) falls below the threshold by the hysteresis margin, so a
+ * loan hovering at a threshold does not flap; --changes writes only the
+ * records whose light changed.  A second, different snapshot of a loan at
+ * the time of its last one is rejected: loan ids must be unique.  The
+ * last light of each loan lives in a sqlite file with -S.
  *
  *	... | cv-grade | cv-warn -c pipelines/warn.conf --changes
  */
@@ -30,6 +33,7 @@
 #include "lib/map.h"
 #include "lib/schema.h"
 #include "lib/stream.h"
+#include "lib/timeparse.h"
 
 enum light { GREEN, YELLOW, RED };
 static const char *light_names[3] = { "GREEN", "YELLOW", "RED" };
@@ -62,34 +66,38 @@ static const struct setting settings[] = {
 };
 
 enum {
-	A_LIGHT, A_LTV, A_REASONS, A_MESSAGE, A_COUNT
+	A_LIGHT, A_LTV, A_REASONS, A_MESSAGE, A_PREV, A_SINCE, A_COUNT
 };
 static const char *added_names[A_COUNT] = {
-	"light", "ltv", "reasons", "message"
+	"light", "ltv", "reasons", "message", "prev_light", "light_since"
 };
 
 enum {
 	F_LOAN, F_BALANCE, F_CURRENCY, F_VALUE, F_NEXT, F_COMPS, F_GRADE,
-	F_STREAK, F_WATCH, F_COUNT
+	F_STREAK, F_WATCH, F_OBSERVED, F_COUNT
 };
 static const char *input_names[F_COUNT] = {
 	"loan_id", "loan_balance", "currency", "value", "value_next",
-	"decay_n", "grade", "tier3_streak", "watchlist"
+	"decay_n", "grade", "tier3_streak", "watchlist", "observed_at"
 };
-static const char input_types[F_COUNT + 1] = "SDsDDdsib";
+static const char input_types[F_COUNT + 1] = "SDsDDdsibl";
+
+#define UNKNOWN	INT64_MIN	/* since: from a state file without it */
 
 /*
- * A loan's last light, and the levels its ltv and predicted fall had
- * (each keeps its own hysteresis), packed into a map value: never 0.
+ * A loan's last light, the levels its ltv and predicted fall had (each
+ * keeps its own hysteresis), since when the light has held, and its last
+ * snapshot: when, and a hash of the record, to tell a second snapshot at
+ * one time from the same record delivered again.
  */
-#define PACK(light, ltv, drop)	((void *)(intptr_t)(1 + (light) + \
-	4 * (ltv) + 16 * (drop)))
-#define LIGHT(p)		((int)(((intptr_t)(p) - 1) % 4))
-#define LTV_LEVEL(p)		((int)(((intptr_t)(p) - 1) / 4 % 4))
-#define DROP_LEVEL(p)		((int)(((intptr_t)(p) - 1) / 16 % 4))
+struct loan {
+	int		light, ltv, drop;
+	int64_t		since, last_at;
+	uint64_t	last_hash;
+};
 
 struct warner {
-	struct map	*lights;	/* loan_id: PACK(...) */
+	struct map	*lights;	/* loan_id: struct loan */
 	struct reader	*in;
 	struct appender	*out;
 	int		 fx[F_COUNT];
@@ -104,7 +112,7 @@ static struct warner *live;
 static void
 start_again(void)
 {
-	map_free(live->lights, NULL);
+	map_free(live->lights, free);
 	live->lights = map_new();
 }
 
@@ -176,13 +184,29 @@ amount(double x, char *buf, size_t len)
 	return buf;
 }
 
+/* FNV-1a of the record's encoding: the same record delivered again has
+ * the same hash. */
+static uint64_t
+record_hash(const struct view *v)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t n, i;
+	const char *p = view_span(v, 0, v->nfields, &n);
+
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)p[i]) * 0x100000001b3ULL;
+	return h;
+}
+
 /*
- * Light one record: fill the slots (and the buffers they point into);
- * 1 if the loan's light changed (or is its first), else 0.
+ * Light one record of loan ln (NULL: its first), observed at t with hash
+ * h: fill the slots (and the buffers they point into) and the loan's
+ * state; 1 if the loan's light changed (or is its first), else 0.
  */
 static int
-light_one(struct warner *w, const struct view *v, struct slot *sl,
-    const char **reasons, struct buf *msg)
+light_one(struct warner *w, const struct view *v, struct loan *ln,
+    int64_t t, uint64_t h, struct slot *sl, const char **reasons,
+    struct buf *msg)
 {
 	const int *fx = w->fx;
 	char loan[256], cur[256], grade[256], a[32], b[32];
@@ -194,21 +218,20 @@ light_one(struct warner *w, const struct view *v, struct slot *sl,
 	int streak = (int)view_long(v, fx[F_STREAK]);
 	double ltv = NAN, drop = NAN;
 	int was, light = GREEN, l, nr = 0, ltvl, dropl;
-	void *prev;
+	const struct loan *prev = ln;
 
 	view_opt_string(v, fx[F_LOAN], loan, sizeof(loan));
 	view_string(v, fx[F_CURRENCY], cur, sizeof(cur));
 	view_string(v, fx[F_GRADE], grade, sizeof(grade));
-	prev = map_get(w->lights, loan);
-	was = prev ? LIGHT(prev) : -1;
+	was = prev ? prev->light : -1;
 	/* A criterion that cannot be judged now keeps its level. */
-	ltvl = prev ? LTV_LEVEL(prev) : GREEN;
-	dropl = prev ? DROP_LEVEL(prev) : GREEN;
+	ltvl = prev ? prev->ltv : GREEN;
+	dropl = prev ? prev->drop : GREEN;
 	buf_clear(msg);
 	if (value > 0) {
 		ltv = balance / value;
 		l = ltvl = level_of(ltv, ltv_yellow, ltv_red, ltv_margin,
-		    prev ? LTV_LEVEL(prev) : GREEN);
+		    prev ? prev->ltv : GREEN);
 		if (l > GREEN)
 			reasons[nr++] = "LTV_HIGH";
 		light = l;
@@ -224,7 +247,7 @@ light_one(struct warner *w, const struct view *v, struct slot *sl,
 		/* One rounding, as for the ltv: 950 of 1000 is 0.05. */
 		drop = (value - next) / value;
 		l = dropl = level_of(drop, drop_yellow, drop_red, drop_margin,
-		    prev ? DROP_LEVEL(prev) : GREEN);
+		    prev ? prev->drop : GREEN);
 		if (l > GREEN) {
 			reasons[nr++] = "VALUE_DROP";
 			buf_addf(msg, "%svalue expected to fall %.1f %% in a "
@@ -258,17 +281,33 @@ light_one(struct warner *w, const struct view *v, struct slot *sl,
 		if ((int)thin_light > light)
 			light = (int)thin_light;
 	}
-	/* "RED: LTV 0.93 (...) above 0.90; value expected to fall ..." */
+	/* "YELLOW → RED: LTV 0.93 (...) above 0.90; value expected ..." */
 	{
 		struct buf full = { 0 };
 
+		if (was >= 0 && was != light)
+			buf_addf(&full, "%s → ", light_names[was]);
 		buf_addf(&full, "%s: loan %s: %s.", light_names[light], loan,
 		    msg->p);
 		buf_clear(msg);
 		buf_add(msg, full.p, full.len);
 		buf_free(&full);
 	}
-	map_put(w->lights, loan, PACK(light, ltvl, dropl));
+	if (ln == NULL) {
+		ln = ecalloc(1, sizeof(*ln));
+		map_put(w->lights, loan, ln);
+	}
+	if (was != light)
+		ln->since = t;
+	ln->light = light;
+	ln->ltv = ltvl;
+	ln->drop = dropl;
+	ln->last_at = t;
+	ln->last_hash = h;
+	sl[A_PREV].has = was >= 0;
+	sl[A_PREV].s = was >= 0 ? light_names[was] : NULL;
+	sl[A_SINCE].has = ln->since != UNKNOWN;
+	sl[A_SINCE].d = (double)ln->since;
 	sl[A_LIGHT].has = 1;
 	sl[A_LIGHT].d = light;
 	sl[A_LTV].has = !isnan(ltv);
@@ -286,19 +325,40 @@ light_one(struct warner *w, const struct view *v, struct slot *sl,
 static const char state_schema[] =
     "CREATE TABLE IF NOT EXISTS lights(loan_id TEXT PRIMARY KEY, "
     "light TEXT NOT NULL, ltv_level INTEGER NOT NULL, "
-    "drop_level INTEGER NOT NULL);";
+    "drop_level INTEGER NOT NULL, since INTEGER, last_at INTEGER, "
+    "last_hash INTEGER);";
+
+/* The state table, with the columns a file made before them lacks. */
+static void
+state_table(sqlite3 *db)
+{
+	sqlite3_stmt *q;
+	int has = 0;
+
+	db_exec(db, state_schema);
+	q = db_prepare(db, "SELECT name FROM pragma_table_info('lights')");
+	while (db_row(q))
+		has |= strcmp((const char *)sqlite3_column_text(q, 0),
+		    "since") == 0;
+	sqlite3_finalize(q);
+	if (!has)
+		db_exec(db, "ALTER TABLE lights ADD COLUMN since INTEGER; "
+		    "ALTER TABLE lights ADD COLUMN last_at INTEGER; "
+		    "ALTER TABLE lights ADD COLUMN last_hash INTEGER");
+}
 
 static void
 load_state(struct warner *w, const char *path)
 {
 	sqlite3 *db = db_open(path);
 	sqlite3_stmt *q;
+	struct loan *ln;
 	const char *name;
 	int l, a, b;
 
-	db_exec(db, state_schema);
-	q = db_prepare(db, "SELECT loan_id, light, ltv_level, drop_level "
-	    "FROM lights");
+	state_table(db);
+	q = db_prepare(db, "SELECT loan_id, light, ltv_level, drop_level, "
+	    "since, last_at, last_hash FROM lights");
 	while (db_row(q)) {
 		name = (const char *)sqlite3_column_text(q, 1);
 		for (l = 0; l < 3; l++)
@@ -311,8 +371,18 @@ load_state(struct warner *w, const char *path)
 			    "GREEN, YELLOW or RED", path,
 			    sqlite3_column_text(q, 0), name ? name : "(null)",
 			    a, b);
-		map_put(w->lights, (const char *)sqlite3_column_text(q, 0),
-		    PACK(l, a, b));
+		ln = ecalloc(1, sizeof(*ln));
+		ln->light = l;
+		ln->ltv = a;
+		ln->drop = b;
+		/* Written before since was kept: not known. */
+		ln->since = sqlite3_column_type(q, 4) == SQLITE_NULL ?
+		    UNKNOWN : sqlite3_column_int64(q, 4);
+		ln->last_at = sqlite3_column_type(q, 5) == SQLITE_NULL ?
+		    UNKNOWN : sqlite3_column_int64(q, 5);
+		ln->last_hash = (uint64_t)sqlite3_column_int64(q, 6);
+		free(map_put(w->lights, (const char *)sqlite3_column_text(q,
+		    0), ln));
 	}
 	sqlite3_finalize(q);
 	db_close(db);
@@ -323,25 +393,42 @@ save_state(struct warner *w, const char *path)
 {
 	sqlite3 *db = db_open(path);
 	sqlite3_stmt *q;
+	const struct loan *ln;
 	const char *key;
 	void *val;
 	size_t it;
 
-	db_exec(db, state_schema);
+	state_table(db);
 	db_exec(db, "BEGIN");
 	db_exec(db, "DELETE FROM lights");
-	q = db_prepare(db, "INSERT INTO lights VALUES (?, ?, ?, ?)");
+	q = db_prepare(db, "INSERT INTO lights VALUES (?, ?, ?, ?, ?, ?, ?)");
 	for (it = 0; map_next(w->lights, &it, &key, &val); ) {
+		ln = val;
 		sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
-		sqlite3_bind_text(q, 2, light_names[LIGHT(val)], -1,
+		sqlite3_bind_text(q, 2, light_names[ln->light], -1,
 		    SQLITE_STATIC);
-		sqlite3_bind_int(q, 3, LTV_LEVEL(val));
-		sqlite3_bind_int(q, 4, DROP_LEVEL(val));
+		sqlite3_bind_int(q, 3, ln->ltv);
+		sqlite3_bind_int(q, 4, ln->drop);
+		if (ln->since != UNKNOWN)
+			sqlite3_bind_int64(q, 5, ln->since);
+		if (ln->last_at != UNKNOWN)
+			sqlite3_bind_int64(q, 6, ln->last_at);
+		sqlite3_bind_int64(q, 7, (sqlite3_int64)ln->last_hash);
 		db_step_done(db, q);
 	}
 	sqlite3_finalize(q);
 	db_exec(db, "COMMIT");
 	db_close(db);
+}
+
+/*
+ * A second snapshot of the loan at the time of its last one that is not
+ * the same record again (a redelivery is): two loans under one id.
+ */
+static int
+second_snapshot(const struct loan *ln, int64_t t, uint64_t h)
+{
+	return ln != NULL && ln->last_at == t && ln->last_hash != h;
 }
 
 int
@@ -466,7 +553,24 @@ main(int argc, char *argv[])
 			else
 				appender_put(w.out, sink, v, sl);
 		} else {
-			if (!light_one(&w, v, sl, reasons, &msg) && w.changes)
+			char loan[256], when[32];
+			int64_t t = view_long(v, w.fx[F_OBSERVED]);
+			uint64_t h = record_hash(v);
+			struct loan *ln;
+
+			view_opt_string(v, w.fx[F_LOAN], loan, sizeof(loan));
+			ln = map_get(w.lights, loan);
+			if (second_snapshot(ln, t, h)) {
+				if (reject(rec_where(r), 1, NULL, 0,
+				    rec_value(r), "loan %s: a second, different "
+				    "snapshot at %s: loan ids must be unique",
+				    loan, time_format(t, when, sizeof(when)))
+				    < 0) {
+					rc = -1;
+					break;
+				}
+			} else if (!light_one(&w, v, ln, t, h, sl, reasons,
+			    &msg) && w.changes)
 				tally.absorbed++;
 			else
 				appender_put(w.out, sink, v, sl);
@@ -479,7 +583,7 @@ main(int argc, char *argv[])
 	src_close(src);
 	reader_free(w.in);
 	appender_free(w.out);
-	map_free(w.lights, NULL);
+	map_free(w.lights, free);
 	buf_free(&msg);
 	schema_cleanup();
 	if (verbose)

@@ -24,7 +24,8 @@ rnd = random.Random(7)
 segs = ["b/90", "b/61h", "b/45", "b/44", "b/30", "b/14", "b/29", "b/1"]
 for i in range(40):
     print(json.dumps({"vehicle_id": rnd.choice("abc"),
-                      "segment": rnd.choice(segs)}))
+                      "segment": rnd.choice(segs),
+                      "observed_at": 1577836800000 + i * 86400000}))
 ' > "$T/in.jsonl"
 $PY tests/fixtures/gw-records.py --cuts Valuation "$T/p" < "$T/in.jsonl"
 check "40 Valuation records and their cuts written" \

@@ -32,6 +32,7 @@ for i in range(40):
         r["watchlist"], r["tier3_streak"] = True, 3
     if rnd.random() < 0.15:
         r["grade"] = "3-3"
+    r["observed_at"] = 1577836800000 + i * 86400000	# a day apart
     print(json.dumps(r))
 ' > "$T/in.jsonl"
 $PY tests/fixtures/gw-records.py --cuts Graded "$T/p" < "$T/in.jsonl"
