@@ -8,7 +8,8 @@
 # then values each auction file's sales walk-forward (pipelines/backtest.sh:
 # cv-train monthly, cv-predict -P) and scores the values, the naive
 # baselines and the MMR on the same rows (cv-score); computes the sales'
-# own value index (cv-index) beside the CPI and Manheim's MMR.
+# own value index (cv-index) beside the CPI and Manheim's MMR; draws the
+# charts (pipelines/charts.sh: PNG and SVG in out/).
 # Rejected rows go to out/rejects-*.json with their file:line and reason.
 set -u
 cd "$(dirname "$0")/.."
@@ -146,4 +147,8 @@ sqlite3 -column -header out/cvpipe.db "select loan_id, segment, grade,
     order by case light when 'RED' then 0 when 'YELLOW' then 1 else 2 end,
     ltv desc limit 10" | cut -c1-200
 echo "(everything in out/cvpipe.db, table warning: sqlite3 out/cvpipe.db)"
+
+echo
+echo "== charts"
+pipelines/charts.sh || exit 1
 
