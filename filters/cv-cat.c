@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "lib/flat.h"
 #include "lib/kafka.h"
 #include "lib/schema.h"
@@ -25,6 +27,7 @@ struct out {
 	struct flat	*flat;
 	size_t		*cols;		/* selected columns */
 	size_t		 ncols;
+	int		 selected;	/* -c given */
 	struct buf	 line;
 	struct sink	*sink;
 	/* table: rows held back until the widths are known */
@@ -45,8 +48,9 @@ static void
 help(void)
 {
 	usage(stdout);
-	printf("  -c, --columns A,B   only these columns (csv, table, json "
-	    "shows all)\n"
+	printf("  -c, --columns A,B   only these columns (json: an object "
+	    "of them;\n"
+	    "                      not with avro)\n"
 	    "  -e, --on-error X    fail (default), skip, or a file for "
 	    "rejects\n"
 	    "  -f, --format F      json (default), csv, table or avro\n"
@@ -89,6 +93,19 @@ add_csv_cell(struct buf *b, const char *s)
 	buf_addc(b, '"');
 }
 
+/* Append j's JSON text and free j (a string: never fails but on memory). */
+static void
+add_json(struct buf *b, json_t *j)
+{
+	char *t = json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT);
+
+	if (t == NULL)
+		errx(1, "out of memory");
+	buf_add(b, t, strlen(t));
+	free(t);
+	json_decref(j);
+}
+
 static void
 select_columns(struct out *o, const char *list)
 {
@@ -98,6 +115,7 @@ select_columns(struct out *o, const char *list)
 
 	o->ncols = 0;
 	o->cols = ecalloc(n + 1, sizeof(*o->cols));
+	o->selected = list != NULL;
 	if (list == NULL) {
 		for (i = 0; i < n; i++)
 			o->cols[o->ncols++] = i;
@@ -246,6 +264,45 @@ start_output(struct out *o, struct src *src, const char *columns)
 	write_line(&o->line);
 }
 
+/*
+ * The selected columns of v as one JSON object, keyed by column name:
+ * numbers and booleans as such, times as ISO 8601 text (as in csv), null
+ * as null.
+ */
+static void
+put_json_columns(struct out *o, avro_value_t *v)
+{
+	char *const *cells = flat_row(o->flat, v);
+	const char *s;
+	double x;
+	size_t i, c;
+	json_t *j;
+
+	buf_addc(&o->line, '{');
+	for (i = 0; i < o->ncols; i++) {
+		c = o->cols[i];
+		s = cells[c];
+		if (i)
+			buf_addc(&o->line, ',');
+		j = json_string(flat_colname(o->flat, c));
+		add_json(&o->line, j);
+		buf_addc(&o->line, ':');
+		if (s == NULL)
+			buf_add(&o->line, "null", 4);
+		else if (flat_valtype(o->flat, c) != FLAT_TEXT &&
+		    flat_coltime(o->flat, c) == FLAT_NOT_TIME &&
+		    (parse_double(s, &x) == 0 || strcmp(s, "true") == 0 ||
+		    strcmp(s, "false") == 0))
+			buf_add(&o->line, s, strlen(s));
+		else {
+			/* Text, a time, or a NaN (no JSON number). */
+			j = json_string(s);
+			add_json(&o->line, j);
+		}
+	}
+	buf_add(&o->line, "}\n", 2);
+}
+
 static void
 put_record(struct out *o, avro_value_t *v)
 {
@@ -257,7 +314,10 @@ put_record(struct out *o, avro_value_t *v)
 		sink_put(o->sink, v, NULL, 0);
 		return;
 	case F_JSON:
-		flat_json(o->flat, v, &o->line);
+		if (o->selected)
+			put_json_columns(o, v);
+		else
+			flat_json(o->flat, v, &o->line);
 		write_line(&o->line);
 		break;
 	case F_CSV:
@@ -359,6 +419,11 @@ main(int argc, char *argv[])
 			usage(stderr);
 			return 2;
 		}
+	}
+	if (columns != NULL && o.format == F_AVRO) {
+		warnx("-c: not with -f avro, which passes whole records on");
+		usage(stderr);
+		return 2;
 	}
 	if (kafka_output() && o.format != F_AVRO) {
 		warnx("-T: a topic takes records: use -f avro");
