@@ -667,6 +667,7 @@ ingest_row(struct ingest *g)
 	int bad = 0, idx, y;	/* bad: -1 once the row is rejected */
 	unsigned mo, dd;
 	double age;
+	int64_t t;
 
 	tally.read++;
 	memset(str, 0, sizeof(str));
@@ -747,7 +748,11 @@ ingest_row(struct ingest *g)
 				    has[i], d[i], l[i]);
 			}
 		}
-		emit(g, event_time(g, has, l));
+		t = event_time(g, has, l);
+		if (t < kafka.from || t >= kafka.until)
+			tally.read--;	/* outside --from/--until: not read */
+		else
+			emit(g, t);
 	}
 	for (i = 0; i < g->ndefs; i++)
 		free(str[i]);
@@ -1127,6 +1132,7 @@ main(int argc, char *argv[])
 		g.sort = 1;
 	if (kafka_input())
 		errx(2, "-t: cv-ingest reads CSV or JSON lines, not topics");
+	kafka_check(nfiles);
 	stream_init();
 	setup_output(&g, out);
 	for (i = 0; i < nfiles && !g.stop && !stream_stop; i++) {

@@ -1209,6 +1209,9 @@ main(int argc, char *argv[])
 	}
 	if (optind < argc)
 		bad_usage("%s: no operands expected", argv[optind]);
+	if (kafka_input() || kafka.exit_at_end || kafka.from != INT64_MIN ||
+	    kafka.until != INT64_MAX)
+		bad_usage("-t, -E, --from and --until: cv-sim reads nothing");
 	check_opts(&o);
 
 	gsl_set_error_handler_off();

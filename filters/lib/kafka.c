@@ -209,9 +209,11 @@ kafka_check(int nfiles)
 		errx(2, "--framing confluent needs --schema-ids");
 	if (kafka.eos && (!kafka_input() || !kafka_output()))
 		errx(2, "--eos: reads topics and writes one (-t and -T)");
-	if (!kafka_input() && (kafka.exit_at_end ||
-	    kafka.from != INT64_MIN || kafka.until != INT64_MAX))
-		errx(2, "-E, --from and --until apply to topics (-t)");
+	if (!kafka_input() && kafka.exit_at_end)
+		errx(2, "-E applies to topics (-t)");
+	if (kafka.from != INT64_MIN && kafka.until != INT64_MAX &&
+	    kafka.from >= kafka.until)
+		errx(2, "--from is not before --until");
 }
 
 /* A configuration with the brokers and the pass-through properties. */

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "lib/avrowalk.h"
+#include "lib/evtime.h"
 #include "lib/fingerprint.h"
 #include "lib/kafka.h"
 #include "lib/ocf.h"
@@ -170,6 +171,9 @@ struct src {
 					 * whose fields are its first prefix */
 	unsigned	  off[STREAM_MAXFIELDS + 1];
 	int		  lazy;
+	/* --from/--until on files: the writer's time fields */
+	int		  windowed;
+	struct evtime	 *evt;
 	/* a merge of several sources */
 	struct src	**subs;
 	struct rec	**heads;	/* NULL: that input has ended */
@@ -229,6 +233,9 @@ src_open(char *const *paths, int n, const char *reader_schema)
 	s->rec.nfields = -1;
 	if (kafka_input())
 		s->kin = kin_open(state_reset);
+	else
+		s->windowed = kafka.from != INT64_MIN ||
+		    kafka.until != INT64_MAX;
 	return s;
 }
 
@@ -455,6 +462,12 @@ use_schema(struct src *s, const char *text, const char *name)
 		    avro_strerror());
 	}
 	s->walker = walker_new(s->writer);
+	if (s->windowed) {
+		evtime_free(s->evt);
+		if ((s->evt = evtime_new(s->writer)) == NULL)
+			errx(1, "%s: --from/--until: its records have no "
+			    "observed_at, published_at or period", name);
+	}
 	s->by_fields = walker_is_record(s->walker, STREAM_MAXFIELDS);
 	s->rec.nfields = -1;
 	s->prefix = 0;
@@ -549,6 +562,23 @@ merge_next(struct src *m, struct rec **out)
 	return 1;
 }
 
+/* Whether the record just framed (nf fields) is outside the window. */
+static int
+outside(const struct src *s, int nf)
+{
+	struct view v;
+	int64_t t;
+
+	if (nf < 0 || nf > VIEW_MAXFIELDS)
+		return 0;
+	v.p = s->rec.raw;
+	v.branch = s->rec.branch;
+	v.nfields = nf;
+	memcpy(v.off, s->off, (size_t)(nf + 1) * sizeof(*v.off));
+	t = evtime_of(s->evt, &v);
+	return t != INT64_MIN && (t < kafka.from || t >= kafka.until);
+}
+
 int
 src_next(struct src *s, struct rec **out)
 {
@@ -556,7 +586,7 @@ src_next(struct src *s, struct rec **out)
 	size_t len;
 	int64_t count, lost;
 	long span;
-	int rc;
+	int rc, nf;
 
 	if (s->subs != NULL)
 		return s->current == -2 ? 0 : merge_next(s, out);
@@ -620,6 +650,7 @@ src_next(struct src *s, struct rec **out)
 			s->rec.undecodable = 0;
 			s->rec.raw = s->block + s->pos;
 			s->rec.rawlen = (size_t)span;
+			nf = s->rec.nfields;
 			if (s->prefix > 0) {
 				/* Only the reader's fields are the record. */
 				s->rec.nfields = s->prefix;
@@ -643,6 +674,12 @@ src_next(struct src *s, struct rec **out)
 			    (long long)ocf_block_no(s->ocf),
 			    s->blocklen - s->pos) < 0)
 				return -1;
+			/* Outside --from/--until: not read, as a topic's
+			 * messages there are not. */
+			if (s->evt != NULL && outside(s, nf)) {
+				tally.read--;
+				continue;
+			}
 			*out = &s->rec;
 			if (s->lazy || src_value(s, &s->rec) != NULL)
 				return 1;
@@ -787,6 +824,7 @@ src_close(struct src *s)
 	kin_close(s->kin);
 	drop_resolver(s);
 	walker_free(s->walker);
+	evtime_free(s->evt);
 	if (s->value_iface != NULL) {
 		avro_value_decref(&s->value);
 		avro_value_iface_decref(s->value_iface);
