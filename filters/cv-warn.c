@@ -30,40 +30,11 @@
 #include "lib/config.h"
 #include "lib/db.h"
 #include "lib/kafka.h"
+#include "lib/lights.h"
 #include "lib/map.h"
 #include "lib/schema.h"
 #include "lib/stream.h"
 #include "lib/timeparse.h"
-
-enum light { GREEN, YELLOW, RED };
-static const char *light_names[3] = { "GREEN", "YELLOW", "RED" };
-
-/* Settings (pipelines/warn.conf documents them). */
-static double ltv_yellow = 0.80, ltv_red = 0.90, ltv_margin = 0.02;
-static double drop_yellow = 0.05, drop_red = 0.10, drop_margin = 0.01;
-static double watch_light = YELLOW, grade_light = YELLOW;
-static double thin_comps = 10, thin_light = YELLOW;
-
-static const struct setting settings[] = {
-	{ "ltv.yellow", &ltv_yellow, 0, 100, "loan to value above which a "
-	    "loan is at least YELLOW" },
-	{ "ltv.red", &ltv_red, 0, 100, "loan to value above which it is "
-	    "RED" },
-	{ "ltv.hysteresis", &ltv_margin, 0, 100, "how far below a threshold "
-	    "the ltv must fall before a loan above it comes down" },
-	{ "drop.yellow", &drop_yellow, 0, 1, "predicted fall of the value in "
-	    "a month (1 - value_next / value) above which at least YELLOW" },
-	{ "drop.red", &drop_red, 0, 1, "predicted fall above which RED" },
-	{ "drop.hysteresis", &drop_margin, 0, 1, "the same margin for the "
-	    "predicted fall" },
-	{ "watch.light", &watch_light, 0, 2, "light at least, for a vehicle "
-	    "on the watch list (0 GREEN, 1 YELLOW, 2 RED)" },
-	{ "grade.light", &grade_light, 0, 2, "light at least, for grade 3-3" },
-	{ "thin.comps", &thin_comps, 0, 1e12, "effective comparables below "
-	    "which a valuation is thin data" },
-	{ "thin.light", &thin_light, 0, 2, "light at least, for thin data or "
-	    "no value" },
-};
 
 enum {
 	A_LIGHT, A_LTV, A_REASONS, A_MESSAGE, A_PREV, A_SINCE, A_COUNT
@@ -145,20 +116,6 @@ help(void)
 	kafka_help(stdout);
 }
 
-/*
- * The level (0, 1, 2) of x against two thresholds; a loan already at a
- * level keeps it while x is above its threshold less the margin.
- */
-static int
-level_of(double x, double yellow, double red, double margin, int was)
-{
-	if (x > red || (was >= RED && x > red - margin))
-		return RED;
-	if (x > yellow || (was >= YELLOW && x > yellow - margin))
-		return YELLOW;
-	return GREEN;
-}
-
 /* Thousands-separated whole amount. */
 static const char *
 amount(double x, char *buf, size_t len)
@@ -208,6 +165,7 @@ light_one(struct warner *w, const struct view *v, struct loan *ln,
     int64_t t, uint64_t h, struct slot *sl, const char **reasons,
     struct buf *msg)
 {
+	const struct light_rules *lr = &light_rules;
 	const int *fx = w->fx;
 	char loan[256], cur[256], grade[256], a[32], b[32];
 	double balance = view_opt_double(v, fx[F_BALANCE]);
@@ -230,24 +188,26 @@ light_one(struct warner *w, const struct view *v, struct loan *ln,
 	buf_clear(msg);
 	if (value > 0) {
 		ltv = balance / value;
-		l = ltvl = level_of(ltv, ltv_yellow, ltv_red, ltv_margin,
-		    prev ? prev->ltv : GREEN);
+		l = ltvl = light_level(ltv, lr->ltv_yellow, lr->ltv_red,
+		    lr->ltv_margin, prev ? prev->ltv : GREEN);
 		if (l > GREEN)
 			reasons[nr++] = "LTV_HIGH";
 		light = l;
 		buf_addf(msg, "LTV %.2f (balance %s / value %s %s) %s %.2f",
 		    ltv, amount(balance, a, sizeof(a)), amount(value, b,
 		    sizeof(b)), cur, l == RED ? "above" : l == YELLOW ?
-		    "above" : "within", l == RED ? ltv_red : ltv_yellow);
-		if (l > GREEN && ltv <= (l == RED ? ltv_red : ltv_yellow))
+		    "above" : "within", l == RED ? lr->ltv_red :
+		    lr->ltv_yellow);
+		if (l > GREEN && ltv <= (l == RED ? lr->ltv_red :
+		    lr->ltv_yellow))
 			buf_addf(msg, " less the %.2f margin, held",
-			    ltv_margin);
+			    lr->ltv_margin);
 	}
 	if (value > 0 && next > 0) {
 		/* One rounding, as for the ltv: 950 of 1000 is 0.05. */
 		drop = (value - next) / value;
-		l = dropl = level_of(drop, drop_yellow, drop_red, drop_margin,
-		    prev ? prev->drop : GREEN);
+		l = dropl = light_level(drop, lr->drop_yellow, lr->drop_red,
+		    lr->drop_margin, prev ? prev->drop : GREEN);
 		if (l > GREEN) {
 			reasons[nr++] = "VALUE_DROP";
 			buf_addf(msg, "%svalue expected to fall %.1f %% in a "
@@ -261,16 +221,16 @@ light_one(struct warner *w, const struct view *v, struct loan *ln,
 		buf_addf(msg, "%son the watch list (%d tier-3 grade%s in a "
 		    "row)", msg->len ? "; " : "", streak, streak == 1 ? "" :
 		    "s");
-		if ((int)watch_light > light)
-			light = (int)watch_light;
+		if ((int)lr->watch_light > light)
+			light = (int)lr->watch_light;
 	}
 	if (strcmp(grade, "3-3") == 0) {
 		reasons[nr++] = "LOW_GRADE";
 		buf_addf(msg, "%sgraded 3-3", msg->len ? "; " : "");
-		if ((int)grade_light > light)
-			light = (int)grade_light;
+		if ((int)lr->grade_light > light)
+			light = (int)lr->grade_light;
 	}
-	if (!(value > 0) || comps < thin_comps) {
+	if (!(value > 0) || comps < lr->thin_comps) {
 		reasons[nr++] = "THIN_DATA";
 		if (value > 0)
 			buf_addf(msg, "%sonly %.1f effective comparables",
@@ -278,8 +238,8 @@ light_one(struct warner *w, const struct view *v, struct loan *ln,
 		else
 			buf_addf(msg, "%sno value: no fitted price for the "
 			    "vehicle", msg->len ? "; " : "");
-		if ((int)thin_light > light)
-			light = (int)thin_light;
+		if ((int)lr->thin_light > light)
+			light = (int)lr->thin_light;
 	}
 	/* "YELLOW → RED: LTV 0.93 (...) above 0.90; value expected ..." */
 	{
@@ -468,7 +428,7 @@ main(int argc, char *argv[])
 			w.changes = 1;
 			break;
 		case 'c':
-			config_load(optarg, settings, NELEM(settings));
+			config_load(optarg, light_settings, light_nsettings);
 			break;
 		case 'e':
 			if (reject_policy(optarg) < 0)
@@ -502,15 +462,10 @@ main(int argc, char *argv[])
 			return 2;
 		}
 	}
-	config_set_kept(settings, NELEM(settings));
-	if (ltv_yellow > ltv_red || drop_yellow > drop_red)
-		errx(2, "settings: a yellow threshold above its red one");
-	if (watch_light != (int)watch_light || grade_light !=
-	    (int)grade_light || thin_light != (int)thin_light)
-		errx(2, "settings: watch.light, grade.light and thin.light "
-		    "are 0, 1 or 2");
+	config_set_kept(light_settings, light_nsettings);
+	light_check();
 	if (print) {
-		config_print(stdout, settings, NELEM(settings));
+		config_print(stdout, light_settings, light_nsettings);
 		return 0;
 	}
 	stream_init();
