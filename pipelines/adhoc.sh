@@ -149,6 +149,20 @@ sqlite3 -column -header out/cvpipe.db "select loan_id, segment, grade,
 echo "(everything in out/cvpipe.db, table warning: sqlite3 out/cvpipe.db)"
 
 echo
+echo "-- stress: the book at the end of June 2015 (the last month of sales)"
+echo "(cv-stress: every value moved by each scenario, lit by warn.conf's rules"
+echo " without hysteresis; decay:0.05 takes 5 % more a year of age)"
+pipelines/backtest.sh out/book-features.avro out/book-models.db - 2> /dev/null |
+    cv-grade -c pipelines/grade.conf -r pipelines/segments.csv > out/book-graded.avro &&
+    cv-stress --until 2015-07-01 -c pipelines/warn.conf -x -0.05 -x -0.10 \
+    -x -0.15 -x make:honda:-0.20 -x decay:0.05 out/book-graded.avro || exit 1
+echo "the loans whose LTV is projected to cross RED soonest (at the index trend,"
+echo "balance held; -p lists them all):"
+cv-stress --until 2015-07-01 -p -c pipelines/warn.conf out/book-graded.avro |
+    awk 'NR == 1 || ($9 != "now" && $9 != "-")' |
+    { IFS= read -r head; echo "$head"; LC_ALL=C sort -k9,9 | head -5; }
+
+echo
 echo "== charts"
 pipelines/charts.sh || exit 1
 
