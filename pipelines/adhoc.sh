@@ -163,6 +163,15 @@ cv-stress --until 2015-07-01 -p -c pipelines/warn.conf out/book-graded.avro |
     { IFS= read -r head; echo "$head"; LC_ALL=C sort -k9,9 | head -5; }
 
 echo
+echo "== data quality per source (cv-quality: red and black list flags, worst first)"
+cv-quality -N 2015-08-01 -r out/rejects-camry.json=auction \
+    -r out/rejects-odyssey.json=auction -r out/rejects-loanbook.json=loanbook \
+    -r out/rejects-uk-listings.json=listing out/valuation-camry.avro \
+    out/valuation-odyssey.avro out/loanbook.avro out/uk-listings.avro || exit 1
+echo "(staleness to 2015-08-01; the UK listings are of c. 2020 and lack trim and"
+echo " condition; bias: the median of (price - value) / value)"
+
+echo
 echo "== charts"
 pipelines/charts.sh || exit 1
 
