@@ -8,6 +8,8 @@
 # get the built-in defaults (version 0).  cv-train's messages go to
 # MODELS.log; a refused fit keeps the store's last model of its kind.
 set -u
+# The programs of this tree first, so the script runs without bin/ on PATH.
+PATH=$(cd "$(dirname "$0")/.." && pwd)/bin:$PATH
 [ $# -ge 3 ] || { echo "usage: backtest.sh features models out [month|quarter]" >&2; exit 2; }
 F=$1 M=$2 OUT=$3 STEP=${4:-month}
 rm -f "$M" "$M.log"
