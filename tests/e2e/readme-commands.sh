@@ -63,7 +63,14 @@ else
 fi
 
 mkdir "$T/tree"
-git ls-files -z | (cd "$ROOT" && xargs -0 cp -p --parents -t "$T/tree")
+# What a clone has: the files git tracks (outside git, as from an
+# archive, everything but what builds and runs leave behind).
+if git ls-files > /dev/null 2>&1; then
+	git ls-files -z
+else
+	find . \( -path ./build -o -path ./out -o -path ./bin -o -name .git \) \
+	    -prune -o -type f -print0
+fi | xargs -0 cp -p --parents -t "$T/tree"
 mkdir -p "$T/tree/build"
 cp -a "$B" "$T/tree/build/rel"
 cd "$T/tree" || exit 1
