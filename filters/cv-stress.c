@@ -472,6 +472,7 @@ main(int argc, char *argv[])
 	avro_schema_t gs;
 	int c, i, k, rc, verbose = 0, status;
 	int64_t nrec = 0;
+	const char *why;
 
 	while ((c = getopt_long(argc, argv, "a:c:e:f:H:hps:vx:" KAFKA_OPTSTRING,
 	    longopts, NULL)) != -1) {
@@ -548,9 +549,10 @@ main(int argc, char *argv[])
 			src_ack(src, r);
 			continue;
 		}
-		if ((i = first_nan(v, st.fx, input_types, F_COUNT)) >= 0) {
+		if ((i = first_bad(v, st.fx, input_types, F_COUNT, &why)) >=
+		    0) {
 			if (reject(rec_where(r), 1, NULL, 0, rec_value(r),
-			    "%s: NaN", input_names[i]) < 0) {
+			    "%s: %s", input_names[i], why) < 0) {
 				rc = -1;
 				break;
 			}
