@@ -83,7 +83,8 @@ g.executemany("INSERT INTO streaks VALUES (?, 1, 0, 0)",
               (("vehicle-%06d" % i,) for i in range(4000)))
 g.commit()
 w = sqlite3.connect(sys.argv[2])
-w.executemany("INSERT INTO lights VALUES (?, 'GREEN', 0, 0)",
+w.executemany("INSERT INTO lights(loan_id, light, ltv_level, drop_level) "
+              "VALUES (?, 'GREEN', 0, 0)",
               (("loan-%06d" % i,) for i in range(4000)))
 w.commit()
 EOF
