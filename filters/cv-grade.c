@@ -24,6 +24,7 @@
 #include "lib/map.h"
 #include "lib/schema.h"
 #include "lib/stream.h"
+#include "lib/valid.h"
 
 /* Settings (pipelines/grade.conf documents them). */
 static struct weights {
@@ -40,46 +41,46 @@ static double watch_enter = 3, watch_leave = 2;
 
 static const struct setting settings[] = {
 	{ "weight.brand", &w.brand, 0, 100, "weight of the brand premium "
-	    "component" },
+	    "component", 0 },
 	{ "weight.holdings", &w.holdings, 0, 100, "weight of market holdings "
-	    "(liquidity)" },
+	    "(liquidity)", 0 },
 	{ "weight.cycle", &w.cycle, 0, 100, "weight of the technology "
-	    "iteration cycle" },
+	    "iteration cycle", 0 },
 	{ "weight.volatility", &w.volatility, 0, 100, "weight of the index "
-	    "volatility" },
+	    "volatility", 0 },
 	{ "weight.interval", &w.interval, 0, 100, "weight of the valuation "
-	    "interval width" },
-	{ "weight.ltv", &w.ltv, 0, 100, "weight of loan to value" },
+	    "interval width", 0 },
+	{ "weight.ltv", &w.ltv, 0, 100, "weight of loan to value", 0 },
 	{ "tier1.min_score", &tier1_cut, 0, 100, "scores at or above are "
-	    "tier 1" },
+	    "tier 1", 0 },
 	{ "tier2.min_score", &tier2_cut, 0, 100, "scores at or above (and "
-	    "below tier 1) are tier 2; below, tier 3" },
+	    "below tier 1) are tier 2; below, tier 3", 0 },
 	{ "brand.reference_decay", &brand_ref_decay, 0, 2, "the market's "
-	    "depreciation per year that brand premium is measured against" },
+	    "depreciation per year that brand premium is measured against", 0 },
 	{ "brand.scale", &brand_scale, 1e-6, 10, "ln retention advantage "
-	    "that scores 73 (logistic scale)" },
+	    "that scores 73 (logistic scale)", 0 },
 	{ "holdings.full", &holdings_full, 1, 1e12, "effective comparables "
-	    "that score 100 (log scale)" },
+	    "that score 100 (log scale)", 0 },
 	{ "cycle.full_years", &cycle_full, 0.1, 100, "years per model "
-	    "generation that score 100" },
+	    "generation that score 100", 0 },
 	{ "cycle.ev_factor", &ev_factor, 0, 1, "multiplier of the cycle "
-	    "score of an electric powertrain (faster obsolescence)" },
+	    "score of an electric powertrain (faster obsolescence)", 0 },
 	{ "volatility.max", &vol_max, 1e-9, 10, "monthly index volatility "
-	    "that scores 0" },
+	    "that scores 0", 0 },
 	{ "interval.max_width", &interval_max, 1e-9, 100, "relative "
-	    "interval width (hi - lo) / value that scores 0" },
-	{ "ltv.best", &ltv_best, 0, 100, "loan to value that scores 100" },
-	{ "ltv.worst", &ltv_worst, 0, 100, "loan to value that scores 0" },
+	    "interval width (hi - lo) / value that scores 0", 0 },
+	{ "ltv.best", &ltv_best, 0, 100, "loan to value that scores 100", 0 },
+	{ "ltv.worst", &ltv_worst, 0, 100, "loan to value that scores 0", 0 },
 	{ "rate.tier1_bp", &tier1_bp, -10000, 10000, "rate adjustment of "
-	    "tier 1, basis points" },
+	    "tier 1, basis points", 0 },
 	{ "rate.tier3_bp", &tier3_bp, -10000, 10000, "risk premium of tier 3 "
-	    "at zero volatility, basis points" },
+	    "at zero volatility, basis points", 0 },
 	{ "rate.tier3_vol_bp", &tier3_vol_bp, -10000, 10000, "added to the "
-	    "tier-3 premium per point (1 %) of monthly volatility" },
+	    "tier-3 premium per point (1 %) of monthly volatility", 0 },
 	{ "watch.enter", &watch_enter, 1, 1000, "consecutive tier-3 grades "
-	    "that put a vehicle on the watch list" },
+	    "that put a vehicle on the watch list", 1 },
 	{ "watch.leave", &watch_leave, 1, 1000, "consecutive better grades "
-	    "that take it off" },
+	    "that take it off", 1 },
 };
 
 /* A segment's reference data; NAN where the table leaves it out. */
@@ -119,6 +120,7 @@ struct grader {
 	struct reader	*in;
 	struct appender	*out;
 	int		 fx[F_COUNT];
+	struct valid	*valid;		/* of the fields read */
 	int64_t		 graded[3];	/* per tier, for -v */
 	int64_t		 entered, left;
 };
@@ -454,6 +456,24 @@ save_state(struct grader *g, const char *path)
 	db_close(db);
 }
 
+/* Settings that cannot go together; each named with where it was set. */
+static void
+check_settings(void)
+{
+	if (tier2_cut > tier1_cut)
+		errx(2, "%s: tier2.min_score %g is above tier1.min_score %g "
+		    "(%s)", config_where(&tier2_cut), tier2_cut, tier1_cut,
+		    config_where(&tier1_cut));
+	if (ltv_best >= ltv_worst)
+		errx(2, "%s: ltv.best %g is not below ltv.worst %g (%s)",
+		    config_where(&ltv_best), ltv_best, ltv_worst,
+		    config_where(&ltv_worst));
+	if (w.brand + w.holdings + w.cycle + w.volatility + w.interval +
+	    w.ltv == 0)
+		errx(2, "%s: every weight is 0: no score can be made",
+		    config_where(&w.ltv));
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -492,7 +512,7 @@ main(int argc, char *argv[])
 			break;
 		case 'h':
 			help();
-			return 0;
+			return fshut(stdout, "stdout");
 		case 'o':
 			out = optarg;
 			break;
@@ -519,12 +539,10 @@ main(int argc, char *argv[])
 		}
 	}
 	config_set_kept(settings, NELEM(settings));
-	if (tier2_cut > tier1_cut || ltv_best >= ltv_worst)
-		errx(2, "settings: tier2.min_score above tier1.min_score, or "
-		    "ltv.best not below ltv.worst");
+	check_settings();
 	if (print) {
 		config_print(stdout, settings, NELEM(settings));
-		return 0;
+		return fshut(stdout, "stdout");
 	}
 	stream_init();
 	g.refs = map_new();
@@ -541,6 +559,7 @@ main(int argc, char *argv[])
 	for (i = 0; i < F_COUNT; i++)
 		g.fx[i] = field_pos(vs, input_names[i], input_types[i],
 		    "cv-grade");
+	g.valid = valid_new(input_names, input_types, g.fx, F_COUNT);
 	g.in = reader_new(vs);
 	g.out = appender_new(vs, schema_get("Graded"), added_names, A_COUNT,
 	    "cv-grade");
@@ -549,13 +568,9 @@ main(int argc, char *argv[])
 	src_lazy(src);
 	while ((rc = src_next(src, &r)) > 0) {
 		if ((v = reader_view(g.in, r)) != NULL) {
-			if ((i = first_bad(v, g.fx, input_types, F_COUNT,
-			    &why)) >= 0 ||
-			    !isfinite(view_double(v, g.fx[F_AGE]))) {
+			if (valid_check(g.valid, v, &why) >= 0) {
 				if (reject(rec_where(r), 1, NULL, 0,
-				    rec_value(r), "%s: %s", i >= 0 ?
-				    input_names[i] : "age_months", i >= 0 ?
-				    why : "NaN") < 0) {
+				    rec_value(r), "%s", why) < 0) {
 					rc = -1;
 					break;
 				}
@@ -569,6 +584,7 @@ main(int argc, char *argv[])
 	sink_close(sink);
 	src_close(src);
 	reader_free(g.in);
+	valid_free(g.valid);
 	appender_free(g.out);
 	map_free(g.refs, free);
 	map_free(g.streaks, free);

@@ -37,6 +37,7 @@
 #include "lib/schema.h"
 #include "lib/stream.h"
 #include "lib/timeparse.h"
+#include "lib/valid.h"
 
 #define MS_DAY		86400000LL
 #define DAYS_YEAR	365.25
@@ -96,6 +97,7 @@ struct indexer {
 	struct sink	*out;
 	struct buf	 enc;
 	int		 fx[8];
+	struct valid	*valid;		/* of the fields read */
 	int64_t		 values, thin, unlinked;
 };
 
@@ -531,11 +533,10 @@ take(struct indexer *ix, struct rec *r, const struct view *v)
 	struct sale x;
 	int64_t t;
 	int32_t p;
-	int i;
 
-	if ((i = first_bad(v, fx, input_types, F_COUNT, &why)) >= 0)
-		return reject(rec_where(r), 1, NULL, 0, rec_value(r),
-		    "%s: %s", input_names[i], why);
+	if (valid_check(ix->valid, v, &why) >= 0)
+		return reject(rec_where(r), 1, NULL, 0, rec_value(r), "%s",
+		    why);
 	/* Keys are never cut (two would become one). */
 	if (view_text_len(v, fx[F_REGION], 0) >= sizeof(region))
 		return reject(rec_where(r), 1, NULL, 0, rec_value(r),
@@ -653,7 +654,7 @@ main(int argc, char *argv[])
 			break;
 		case 'h':
 			help();
-			return 0;
+			return fshut(stdout, "stdout");
 		case 'l':
 			if (parse_levels(&ix, optarg) < 0) {
 				usage(stderr);
@@ -702,6 +703,7 @@ main(int argc, char *argv[])
 	for (i = 0; i < F_COUNT; i++)
 		ix.fx[i] = field_pos(fs, input_names[i], input_types[i],
 		    "cv-index");
+	ix.valid = valid_new(input_names, input_types, ix.fx, F_COUNT);
 	ix.in = reader_new(fs);
 	ix.out = sink_open(out, schema_text("IndexObs"));
 	src = src_open(argv + optind, argc - optind, "Features");
@@ -717,6 +719,7 @@ main(int argc, char *argv[])
 	sink_close(ix.out);
 	src_close(src);
 	reader_free(ix.in);
+	valid_free(ix.valid);
 	map_free(ix.series, free_series);
 	map_free(ix.groups, NULL);
 	free(ix.all);

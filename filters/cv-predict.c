@@ -30,6 +30,7 @@
 #include "lib/schema.h"
 #include "lib/stream.h"
 #include "lib/timeparse.h"
+#include "lib/valid.h"
 
 /* Added fields, by name, resolved against the Valuation schema. */
 enum {
@@ -88,6 +89,7 @@ struct predict {
 	struct reader	*features;
 	struct appender	*out;
 	int		 fx[F_COUNT];
+	struct valid	*valid;		/* of the fields read */
 	int64_t		 n_unvalued;
 };
 
@@ -357,21 +359,16 @@ value_one(struct predict *p, struct rec *r, const struct view *v,
 	const struct valuer *vr = valuer_at(p, view_long(v, fx[F_OBSERVED]));
 	struct slot sl[A_COUNT];
 	double lnv, sd, lnnext, val, se, next, naive, nmpi, mpi;
-	double age = view_double(v, fx[F_AGE]);
 	const char *why;
 	int ok;
 
-	if ((ok = first_bad(v, fx, feature_types, F_COUNT, &why)) >= 0)
-		return reject(rec_where(r), 1, NULL, 0, rec_value(r),
-		    "%s: %s", feature_names[ok], why) < 0 ? -2 : -1;
+	if (valid_check(p->valid, v, &why) >= 0)
+		return reject(rec_where(r), 1, NULL, 0, rec_value(r), "%s",
+		    why) < 0 ? -2 : -1;
 	if (view_text_len(v, fx[F_DECAY_LEVEL], 1) >= MODEL_CLASS_LEN)
 		return reject(rec_where(r), 1, NULL, 0, rec_value(r),
 		    "decay_level: longer than %d bytes", MODEL_CLASS_LEN - 1) <
 		    0 ? -2 : -1;
-	if (!isfinite(age) || age < 0)
-		return reject(rec_where(r), 1, NULL, 0, rec_value(r),
-		    "age_months %g: not a number of months", age) < 0 ? -2 :
-		    -1;
 	memset(sl, 0, sizeof(sl));
 #define SET(f, h, val)	(sl[f].has = (h), sl[f].d = (h) ? (val) : 0)
 	ok = hedonic(p, vr, v, &lnv, &sd, &lnnext) == 0;
@@ -450,7 +447,7 @@ main(int argc, char *argv[])
 			break;
 		case 'h':
 			help();
-			return 0;
+			return fshut(stdout, "stdout");
 		case 'i':
 			p.interval = number_arg(c, optarg, 0.01, 0.999, usage);
 			break;
@@ -519,6 +516,7 @@ main(int argc, char *argv[])
 	for (i = 0; i < F_COUNT; i++)
 		p.fx[i] = field_pos(fs, feature_names[i], feature_types[i],
 		    "cv-predict");
+	p.valid = valid_new(feature_names, feature_types, p.fx, F_COUNT);
 	p.features = reader_new(fs);
 	p.out = appender_new(fs, schema_get("Valuation"), added_names,
 	    A_COUNT, "cv-predict");
@@ -536,6 +534,7 @@ main(int argc, char *argv[])
 	sink_close(sink);
 	src_close(src);
 	reader_free(p.features);
+	valid_free(p.valid);
 	appender_free(p.out);
 	for (i = 0; i < p.nvaluers; i++)
 		free(p.valuers[i].calib);

@@ -52,23 +52,23 @@ static double red_bias = 0.05, black_bias = 0.15;
 
 static const struct setting settings[] = {
 	{ "red.rejected", &red_reject, 0, 1, "share of a source's records "
-	    "rejected above which it is on the red list" },
-	{ "black.rejected", &black_reject, 0, 1, "... on the black list" },
+	    "rejected above which it is on the red list", 0 },
+	{ "black.rejected", &black_reject, 0, 1, "... on the black list", 0 },
 	{ "red.missing", &red_missing, 0, 1, "share of the fields of -m "
-	    "missing (null) above which red" },
-	{ "black.missing", &black_missing, 0, 1, "... black" },
+	    "missing (null) above which red", 0 },
+	{ "black.missing", &black_missing, 0, 1, "... black", 0 },
 	{ "red.duplicates", &red_dup, 0, 1, "share of records identical to "
-	    "one read before, above which red" },
-	{ "black.duplicates", &black_dup, 0, 1, "... black" },
+	    "one read before, above which red", 0 },
+	{ "black.duplicates", &black_dup, 0, 1, "... black", 0 },
 	{ "red.late", &red_late, 0, 1, "share of records before the "
-	    "source's latest event time so far, above which red" },
-	{ "black.late", &black_late, 0, 1, "... black" },
+	    "source's latest event time so far, above which red", 0 },
+	{ "black.late", &black_late, 0, 1, "... black", 0 },
 	{ "red.stale_days", &red_stale, 0, 1e6, "days from the source's last "
-	    "record to the latest of all, above which red" },
-	{ "black.stale_days", &black_stale, 0, 1e6, "... black" },
+	    "record to the latest of all, above which red", 0 },
+	{ "black.stale_days", &black_stale, 0, 1e6, "... black", 0 },
 	{ "red.bias", &red_bias, 0, 100, "median signed deviation of its "
-	    "prices from the consensus, in absolute value, above which red" },
-	{ "black.bias", &black_bias, 0, 100, "... black" },
+	    "prices from the consensus, in absolute value, above which red", 0 },
+	{ "black.bias", &black_bias, 0, 100, "... black", 0 },
 };
 
 struct source {

@@ -28,6 +28,7 @@
 #include "lib/schema.h"
 #include "lib/stream.h"
 #include "lib/timeparse.h"
+#include "lib/valid.h"
 
 #define MAXSCEN		32
 #define MAXSHOCK	16
@@ -57,6 +58,7 @@ struct stress {
 	struct loan	**book;
 	size_t		 nbook;
 	int		 fx[16];
+	struct valid	*valid;		/* of the fields read */
 	int		 csv, project;
 	double		 horizon;	/* months */
 	double		 active;	/* days */
@@ -541,6 +543,7 @@ main(int argc, char *argv[])
 	for (i = 0; i < F_COUNT; i++)
 		st.fx[i] = field_pos(gs, input_names[i], input_types[i],
 		    "cv-stress");
+	st.valid = valid_new(input_names, input_types, st.fx, F_COUNT);
 	in = reader_new(gs);
 	src = src_open(argv + optind, argc - optind, "Graded");
 	src_lazy(src);
@@ -549,10 +552,9 @@ main(int argc, char *argv[])
 			src_ack(src, r);
 			continue;
 		}
-		if ((i = first_bad(v, st.fx, input_types, F_COUNT, &why)) >=
-		    0) {
+		if (valid_check(st.valid, v, &why) >= 0) {
 			if (reject(rec_where(r), 1, NULL, 0, rec_value(r),
-			    "%s: %s", input_names[i], why) < 0) {
+			    "%s", why) < 0) {
 				rc = -1;
 				break;
 			}
@@ -579,6 +581,7 @@ main(int argc, char *argv[])
 	fshut(stdout, "stdout");
 	src_close(src);
 	reader_free(in);
+	valid_free(st.valid);
 	map_free(st.loans, free_loan);
 	free(st.book);
 	for (i = 0; i < st.nsc; i++) {

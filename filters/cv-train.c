@@ -40,6 +40,7 @@
 #include "lib/schema.h"
 #include "lib/stream.h"
 #include "lib/timeparse.h"
+#include "lib/valid.h"
 
 /* Below this reciprocal condition number a design counts as singular. */
 #define MIN_RCOND	1e-12
@@ -80,6 +81,7 @@ struct train {
 	int64_t		 first, last;		/* of the rows used */
 	struct rows	 h, s;
 	int		 fx[F_COUNT];
+	struct valid	*valid;		/* of the fields read */
 	int64_t		 used;
 };
 
@@ -169,24 +171,14 @@ take(struct train *t, struct rec *rec, const struct view *v)
 	double x[HEDONIC_NTERMS], base, age = view_double(v, fx[F_AGE]);
 	char class[MODEL_CLASS_LEN];
 	const char *why;
-	int bad;
 
-	if ((bad = first_bad(v, fx, feature_types, F_COUNT, &why)) >= 0)
-		return reject(rec_where(rec), 1, NULL, 0, rec_value(rec),
-		    "%s: %s", feature_names[bad], why) < 0 ? -2 : -1;
+	if (valid_check(t->valid, v, &why) >= 0)
+		return reject(rec_where(rec), 1, NULL, 0, rec_value(rec), "%s",
+		    why) < 0 ? -2 : -1;
 	if (view_text_len(v, fx[F_DECAY_LEVEL], 1) >= MODEL_CLASS_LEN)
 		return reject(rec_where(rec), 1, NULL, 0, rec_value(rec),
 		    "decay_level: longer than %d bytes", MODEL_CLASS_LEN - 1) <
 		    0 ? -2 : -1;
-	for (bad = 0; bad < F_COUNT; bad++)
-		if (feature_types[bad] == 'D' &&
-		    isinf(view_opt_double(v, fx[bad])))
-			break;
-	if (bad < F_COUNT || !isfinite(age) || age < 0)
-		return reject(rec_where(rec), 1, NULL, 0, rec_value(rec),
-		    "%s: not a finite number%s", bad < F_COUNT ?
-		    feature_names[bad] : "age_months", bad < F_COUNT ? "" :
-		    " of months") < 0 ? -2 : -1;
 	if (at < t->from || at >= t->until || !(price > 0) || !(level > 0) ||
 	    !isfinite(price) || isnan(sigma))
 		return 0;
@@ -679,7 +671,7 @@ main(int argc, char *argv[])
 			break;
 		case 'h':
 			help();
-			return 0;
+			return fshut(stdout, "stdout");
 		case 'i':
 			t.interval = number_arg(c, optarg, 0.01, 0.999, usage);
 			break;
@@ -729,6 +721,7 @@ main(int argc, char *argv[])
 	for (i = 0; i < F_COUNT; i++)
 		t.fx[i] = field_pos(fs, feature_names[i], feature_types[i],
 		    "cv-train");
+	t.valid = valid_new(feature_names, feature_types, t.fx, F_COUNT);
 	t.h.p = HEDONIC_NTERMS;
 	t.s.p = SEED_NTERMS;
 	t.first = INT64_MAX;
@@ -749,6 +742,7 @@ main(int argc, char *argv[])
 	}
 	src_close(src);
 	reader_free(rd);
+	valid_free(t.valid);
 	if (rc < 0)
 		errx(1, "input failed; the model store is unchanged");
 	if (stream_stop) {

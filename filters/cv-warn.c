@@ -35,6 +35,7 @@
 #include "lib/schema.h"
 #include "lib/stream.h"
 #include "lib/timeparse.h"
+#include "lib/valid.h"
 
 enum {
 	A_LIGHT, A_LTV, A_REASONS, A_MESSAGE, A_PREV, A_SINCE, A_COUNT
@@ -72,6 +73,7 @@ struct warner {
 	struct reader	*in;
 	struct appender	*out;
 	int		 fx[F_COUNT];
+	struct valid	*valid;		/* of the fields read */
 	int		 changes, loans_only;
 	int64_t		 lit[3], unlit;
 };
@@ -436,7 +438,7 @@ main(int argc, char *argv[])
 			break;
 		case 'h':
 			help();
-			return 0;
+			return fshut(stdout, "stdout");
 		case 'L':
 			w.loans_only = 1;
 			break;
@@ -466,7 +468,7 @@ main(int argc, char *argv[])
 	light_check();
 	if (print) {
 		config_print(stdout, light_settings, light_nsettings);
-		return 0;
+		return fshut(stdout, "stdout");
 	}
 	stream_init();
 	w.lights = map_new();
@@ -480,6 +482,7 @@ main(int argc, char *argv[])
 	for (i = 0; i < F_COUNT; i++)
 		w.fx[i] = field_pos(gs, input_names[i], input_types[i],
 		    "cv-warn");
+	w.valid = valid_new(input_names, input_types, w.fx, F_COUNT);
 	w.in = reader_new(gs);
 	w.out = appender_new(gs, schema_get("Warning"), added_names, A_COUNT,
 	    "cv-warn");
@@ -492,10 +495,9 @@ main(int argc, char *argv[])
 			continue;
 		}
 		memset(sl, 0, sizeof(sl));
-		if ((i = first_bad(v, w.fx, input_types, F_COUNT, &why)) >=
-		    0) {
+		if (valid_check(w.valid, v, &why) >= 0) {
 			if (reject(rec_where(r), 1, NULL, 0, rec_value(r),
-			    "%s: %s", input_names[i], why) < 0) {
+			    "%s", why) < 0) {
 				rc = -1;
 				break;
 			}
@@ -537,6 +539,7 @@ main(int argc, char *argv[])
 	sink_close(sink);
 	src_close(src);
 	reader_free(w.in);
+	valid_free(w.valid);
 	appender_free(w.out);
 	map_free(w.lights, free);
 	buf_free(&msg);

@@ -41,6 +41,10 @@ codec_init(void)
 		    "cv-features");
 	codec.features = appender_new(vs, schema_get("Features"),
 	    field_names, F_COUNT, "cv-features");
+	codec.index_valid = valid_new(index_fields, "sssiLDD", codec.ix,
+	    NELEM(index_fields));
+	codec.vehicle_valid = valid_new(vehicle_fields, "sssliDDD", codec.vx,
+	    NELEM(vehicle_fields));
 }
 
 void
@@ -48,6 +52,8 @@ codec_free(void)
 {
 	reader_free(codec.event);
 	appender_free(codec.features);
+	valid_free(codec.index_valid);
+	valid_free(codec.vehicle_valid);
 }
 
 struct view *

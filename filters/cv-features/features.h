@@ -23,6 +23,7 @@
 #include "lib/stat.h"
 #include "lib/stream.h"
 #include "lib/util.h"
+#include "lib/valid.h"
 #include "lib/view.h"
 
 #define MS_PER_DAY	86400000.0
@@ -189,6 +190,7 @@ struct codec {
 	struct reader	*event;		/* views in the Event schema */
 	struct appender	*features;	/* VehicleObs + the fields above */
 	int		 ix[7], vx[8];	/* fields used, by position */
+	struct valid	*index_valid, *vehicle_valid;	/* their rules */
 };
 extern struct codec codec;
 

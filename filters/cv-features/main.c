@@ -262,7 +262,7 @@ main(int argc, char *argv[])
 			break;
 		case 'h':
 			help();
-			return 0;
+			return fshut(stdout, "stdout");
 		case 'I':
 			split_sources(&st.o, optarg);
 			break;

@@ -244,24 +244,18 @@ index_obs(struct state *st, const struct item *it, const struct view *v)
 {
 	double value = view_opt_double(v, codec.ix[X_VALUE]);
 	double volume = view_opt_double(v, codec.ix[X_VOLUME]);
+	const char *why;
 	char text[256];
 
+	if (valid_check(codec.index_valid, v, &why) >= 0)
+		return bad(it, "%s", why);
 	/* The keys learn_index() reads, never cut. */
-	if (view_string(v, codec.ix[X_SOURCE], text, 256) == NULL)
-		return bad(it, "source: longer than 255 bytes");
 	if (view_string(v, codec.ix[X_SEGMENT], text, MAX_SEGMENT + 1) ==
 	    NULL)
 		return bad(it, "segment: longer than %d characters",
 		    MAX_SEGMENT);
 	if (view_string(v, codec.ix[X_REGION], text, 64) == NULL)
 		return bad(it, "region: longer than 63 bytes");
-	if (view_opt_nan(v, codec.ix[X_VALUE]) ||
-	    view_opt_nan(v, codec.ix[X_VOLUME]))
-		return bad(it, "value or volume: NaN");
-	if ((!isnan(value) && (!isfinite(value) || value <= 0)) ||
-	    (!isnan(volume) && (!isfinite(volume) || volume <= 0)))
-		return bad(it, "value %g or volume %g: not a positive number",
-		    value, volume);
 	if (isnan(value) && isnan(volume))
 		return bad(it, "neither value nor volume");
 	st->n_index++;

@@ -26,7 +26,7 @@ vehicle(struct state *st, const struct item *it, const struct view *v,
     struct sink *sink)
 {
 	char id[256], segment[MAX_SEGMENT + 2], region[64];
-	const char *lname;
+	const char *lname, *why;
 	int64_t t = view_long(v, codec.vx[V_OBSERVED]);
 	double price = view_opt_double(v, codec.vx[V_PRICE]);
 	double km = view_opt_double(v, codec.vx[V_KM]);
@@ -42,10 +42,10 @@ vehicle(struct state *st, const struct item *it, const struct view *v,
 	struct lookup *lk;
 	struct vehicle *prev;
 
+	if (valid_check(codec.vehicle_valid, v, &why) >= 0)
+		return bad(it, "%s", why);
 	/* Keys are never cut (two would become one): too long, rejected. */
-	if (view_string(v, codec.vx[V_ID], id, sizeof(id)) == NULL)
-		return bad(it, "vehicle_id: longer than %zu bytes",
-		    sizeof(id) - 1);
+	view_string(v, codec.vx[V_ID], id, sizeof(id));
 	if (view_string(v, codec.vx[V_REGION], region, sizeof(region)) ==
 	    NULL)
 		return bad(it, "region: longer than %zu bytes",
@@ -54,14 +54,6 @@ vehicle(struct state *st, const struct item *it, const struct view *v,
 	if (*segment == '\0' || strlen(segment) > MAX_SEGMENT)
 		return bad(it, "segment: empty or longer than %d characters",
 		    MAX_SEGMENT);
-	if (view_opt_nan(v, codec.vx[V_PRICE]) ||
-	    view_opt_nan(v, codec.vx[V_KM]) ||
-	    view_opt_nan(v, codec.vx[V_COND]))
-		return bad(it, "price, mileage_km or condition: NaN");
-	if (!isnan(price) && (!isfinite(price) || price <= 0))
-		return bad(it, "price: %g is not a positive number", price);
-	if (isinf(km) || isinf(cond))
-		return bad(it, "mileage or condition: not finite");
 	age = age_months(t, year);
 
 	memset(sl, 0, sizeof(sl));

@@ -52,24 +52,6 @@ field_pos(avro_schema_t rec, const char *name, int type, const char *prog)
 	return i;
 }
 
-int
-first_bad(const struct view *v, const int *pos, const char *types, int n,
-    const char **why)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		if (types[i] == 'D' && view_opt_nan(v, pos[i])) {
-			*why = "NaN";
-			return i;
-		} else if ((types[i] == 's' || types[i] == 'S') &&
-		    view_text_len(v, pos[i], types[i] == 'S') > VIEW_MAXKEY) {
-			*why = "longer than " STR(VIEW_MAXKEY) " bytes";
-			return i;
-		}
-	return -1;
-}
-
 struct reader {
 	struct walker	*walker;
 	struct view	 view;

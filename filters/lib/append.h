@@ -28,16 +28,6 @@ struct sink;
 int		 field_pos(avro_schema_t rec, const char *name, int type,
 		    const char *prog);
 
-/*
- * The first of the fields pos[0..n) (types[i] as for field_pos) that
- * cannot be taken: a nullable double that holds NaN, not null (NaN is
- * bad data; null is "not known"), or a text longer than VIEW_MAXKEY
- * bytes (a key the state would have to cut).  Its index in pos, with
- * *why saying what is wrong, or -1.
- */
-int		 first_bad(const struct view *, const int *pos,
-		    const char *types, int n, const char **why);
-
 struct reader;
 
 struct reader	*reader_new(avro_schema_t);

@@ -20,46 +20,100 @@ trim(char *s)
 	return s;
 }
 
-/* Set key to text; NULL, or why not. */
-static const char *
-set(const char *key, const char *text, const struct setting *st, int n,
-    char *why, size_t len)
+/* Where each setting was set last (config_where()), by its value. */
+static struct {
+	const double	*val;
+	char		*where;
+} origins[64];
+static int norigins;
+
+static void
+set_origin(const double *val, char *where)
 {
-	double d;
+	int i;
+
+	for (i = 0; i < norigins && origins[i].val != val; i++)
+		;
+	if (i == norigins) {
+		if (norigins == (int)NELEM(origins))
+			errx(2, "config: too many settings");
+		norigins++;
+	} else
+		free(origins[i].where);
+	origins[i].val = val;
+	origins[i].where = where;
+}
+
+const char *
+config_where(const double *val)
+{
+	int i;
+
+	for (i = 0; i < norigins; i++)
+		if (origins[i].val == val)
+			return origins[i].where;
+	return "the default";
+}
+
+/* Index of key's setting, or -1. */
+static int
+find(const char *key, const struct setting *st, int n)
+{
 	int i;
 
 	for (i = 0; i < n; i++)
 		if (strcmp(st[i].key, key) == 0)
-			break;
-	if (i == n) {
+			return i;
+	return -1;
+}
+
+/* Set setting i to text, which comes from where (taken); NULL, or why
+ * not. */
+static const char *
+set(int i, const char *key, const char *text, const struct setting *st,
+    char *where, char *why, size_t len)
+{
+	double d;
+
+	if (i < 0) {
 		snprintf(why, len, "unknown key %s", key);
+		free(where);
 		return why;
 	}
-	if (parse_double(text, &d) < 0) {
+	if (parse_double(text, &d) < 0)
 		snprintf(why, len, "%s: %s is not a number", key, text);
-		return why;
-	}
-	if (!(d >= st[i].lo && d <= st[i].hi)) {
+	else if (!(d >= st[i].lo && d <= st[i].hi))
 		snprintf(why, len, "%s: %s is outside %g..%g", key, text,
 		    st[i].lo, st[i].hi);
-		return why;
+	else if (st[i].whole && d != (double)(long long)d)
+		snprintf(why, len, "%s: %s is not a whole number", key, text);
+	else {
+		*st[i].val = d;
+		set_origin(st[i].val, where);
+		return NULL;
 	}
-	*st[i].val = d;
-	return NULL;
+	free(where);
+	return why;
 }
 
 void
 config_load(const char *path, const struct setting *st, int n)
 {
 	FILE *fp = fopen(path, "r");
-	char *line = NULL, *s, *eq, why[300];
+	char *line = NULL, *s, *eq, *key, why[300];
 	size_t cap = 0;
-	long lineno = 0;
+	ssize_t len;
+	long lineno = 0, *seen = ecalloc((size_t)n + 1, sizeof(*seen));
+	int i;
 
 	if (fp == NULL)
 		err(2, "%s", path);
-	while (getline(&line, &cap, fp) != -1) {
+	while ((len = getline(&line, &cap, fp)) != -1) {
 		lineno++;
+		/* Else the line would end at the NUL, unseen. */
+		if (memchr(line, '\0', (size_t)len) != NULL)
+			errx(2, "%s:%ld: a NUL byte: not a text file", path,
+			    lineno);
 		if ((s = strchr(line, '#')) != NULL)
 			*s = '\0';
 		s = trim(line);
@@ -68,11 +122,18 @@ config_load(const char *path, const struct setting *st, int n)
 		if ((eq = strchr(s, '=')) == NULL)
 			errx(2, "%s:%ld: not key = value", path, lineno);
 		*eq = '\0';
-		if (set(trim(s), trim(eq + 1), st, n, why, sizeof(why)))
+		key = trim(s);
+		if ((i = find(key, st, n)) >= 0 && seen[i])
+			errx(2, "%s:%ld: %s: given twice (line %ld too)", path,
+			    lineno, key, seen[i]);
+		if (set(i, key, trim(eq + 1), st, easprintf("%s:%ld", path,
+		    lineno), why, sizeof(why)))
 			errx(2, "%s:%ld: %s", path, lineno, why);
+		seen[i] = lineno;
 	}
 	if (ferror(fp))
 		err(2, "%s", path);
+	free(seen);
 	free(line);
 	fclose(fp);
 }
@@ -80,12 +141,14 @@ config_load(const char *path, const struct setting *st, int n)
 void
 config_set(const char *arg, const struct setting *st, int n)
 {
-	char *copy = estrdup(arg), *eq = strchr(copy, '='), why[300];
+	char *copy = estrdup(arg), *eq = strchr(copy, '='), *key, why[300];
 
 	if (eq == NULL)
 		errx(2, "-s %s: not key=value", arg);
 	*eq = '\0';
-	if (set(trim(copy), trim(eq + 1), st, n, why, sizeof(why)))
+	key = trim(copy);
+	if (set(find(key, st, n), key, trim(eq + 1), st, easprintf("-s %s",
+	    arg), why, sizeof(why)))
 		errx(2, "-s %s: %s", arg, why);
 	free(copy);
 }

@@ -4,8 +4,9 @@
  *
  * A config file has one "key = value" a line; blank lines and lines
  * starting with # are ignored, and # starts a comment after a value.
- * An unknown key, a value that is not a number or out of its range
- * ends the program with status 2, naming file:line (or the flag).
+ * An unknown key, a key given twice in one file, a value that is not a
+ * decimal number, out of its range or not whole where it must be, and a
+ * NUL byte end the program with status 2, naming file:line (or the flag).
  */
 #ifndef CV_CONFIG_H
 #define CV_CONFIG_H
@@ -17,6 +18,7 @@ struct setting {
 	double		*val;		/* holds the default until set */
 	double		 lo, hi;	/* allowed range */
 	const char	*doc;
+	int		 whole;		/* only whole numbers */
 };
 
 /* Apply the file's settings. */
@@ -29,6 +31,12 @@ void	config_set(const char *arg, const struct setting *, int n);
  */
 void	config_keep(const char *arg);
 void	config_set_kept(const struct setting *, int n);
+/*
+ * Where the setting held by val was last set, for an error about how
+ * settings go together: "grade.conf:12", "-s watch.enter=4" or "the
+ * default".  Valid until the program ends.
+ */
+const char *config_where(const double *val);
 /* Write the settings as a config file would have them. */
 void	config_print(FILE *, const struct setting *, int n);
 

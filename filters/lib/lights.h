@@ -23,8 +23,11 @@ extern struct light_rules light_rules;
 extern const struct setting light_settings[];
 extern const int light_nsettings;
 
-/* Exit 2 naming the settings if they contradict each other (a yellow
- * threshold above its red one, a light that is not 0, 1 or 2). */
+/*
+ * Exit 2 if the settings cannot go together (a yellow threshold above its
+ * red one, an ltv.hysteresis that would keep a loan up for good), naming
+ * where each was set.  config_*() checks each alone.
+ */
 void	light_check(void);
 
 /*

@@ -28,9 +28,6 @@
 
 /* Something failed (a reject, an undelivered record): exit status 1. */
 static int failed;
-/* A record could not be decoded and the policy says stop: src_next
- * says so (-1) next time. */
-static int halted;
 volatile sig_atomic_t stream_stop;
 struct tally tally;
 
@@ -592,7 +589,8 @@ src_next(struct src *s, struct rec **out)
 		return s->current == -2 ? 0 : merge_next(s, out);
 	for (;;) {
 		replay_done(s);
-		if (halted)
+		if (stream_halted)	/* e.g. a record that could not be
+					 * decoded (src_value()) */
 			return -1;
 		if (stream_stop)
 			return 0;
@@ -776,9 +774,10 @@ src_value(struct src *s, struct rec *r)
 	    projection_fill(s->proj, &s->value, &s->projected) == 0))
 		return r->value = &s->value;
 	r->undecodable = 1;
-	if (reject(rec_where(r), 1, NULL, 0, NULL, "cannot decode: %s",
-	    avro_strerror()) < 0)
-		halted = 1;
+	/* Under the fail policy, reject() sets stream_halted: the next
+	 * src_next() says stop. */
+	reject(rec_where(r), 1, NULL, 0, NULL, "cannot decode: %s",
+	    avro_strerror());
 	return NULL;
 }
 
@@ -1045,6 +1044,12 @@ reject(const char *where, int64_t n, const char *input, size_t inlen,
 		return 0;
 	stream_halted = 1;
 	return -1;
+}
+
+void
+stream_fail(void)
+{
+	failed = 1;
 }
 
 int

@@ -168,6 +168,13 @@ struct tally {
 extern struct tally tally;
 
 /*
+ * The run has failed for a reason that is no rejected record (a wrong
+ * mapping): a sink that has written no record then writes no header
+ * either, and tally_finish() returns 1.
+ */
+void		 stream_fail(void);
+
+/*
  * Print the summary (always when something was rejected, else with
  * verbose) and close the reject file; returns the exit status: 1 if
  * anything was rejected or failed, else 0.

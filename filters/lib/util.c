@@ -88,7 +88,8 @@ parse_double(const char *s, double *out)
 		return -1;
 	errno = 0;
 	d = strtod(s, &end);
-	if (end == s || !only_blanks(end) || !isfinite(d))
+	if (end == s || !only_blanks(end) || !isfinite(d) ||
+	    strpbrk(s, "xX") != NULL)
 		return -1;
 	if (errno == ERANGE && fabs(d) > 1)
 		return -1;
@@ -214,4 +215,45 @@ number_arg(int c, const char *s, double lo, double hi, void (*usage)(FILE *))
 		exit(2);
 	}
 	return d;
+}
+
+long
+utf8_invalid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, k, len;
+	uint32_t c, min;
+
+	while (i < n) {
+		c = p[i];
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			len = 2;
+			c &= 0x1f;
+			min = 0x80;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			len = 3;
+			c &= 0x0f;
+			min = 0x800;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			len = 4;
+			c &= 0x07;
+			min = 0x10000;
+		} else
+			return (long)i;
+		if (n - i < len)
+			return (long)i;
+		for (k = 1; k < len; k++) {
+			if ((p[i + k] & 0xc0) != 0x80)
+				return (long)i;
+			c = c << 6 | (p[i + k] & 0x3f);
+		}
+		if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+			return (long)i;
+		i += len;
+	}
+	return -1;
 }

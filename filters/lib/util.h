@@ -11,9 +11,6 @@
 #include <stdio.h>
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-/* A macro's value as a string literal: STR(255) is "255". */
-#define STR(x) STR_(x)
-#define STR_(x) #x
 #define PRINTF(f, a) __attribute__((format(printf, f, a)))
 
 void	*emalloc(size_t);
@@ -24,10 +21,10 @@ char	*estrndup(const char *, size_t);
 char	*easprintf(const char *, ...) PRINTF(1, 2);
 
 /*
- * Parse all of s as a number.  Leading and trailing blanks are allowed,
- * nothing else.  Return 0 on success, -1 (and leave *out alone) on a
- * malformed, empty or out-of-range value.  parse_double also refuses
- * NaN and infinities.
+ * Parse all of s as a decimal number.  Leading and trailing blanks are
+ * allowed, nothing else.  Return 0 on success, -1 (and leave *out alone)
+ * on a malformed, empty or out-of-range value.  parse_double also refuses
+ * NaN, infinities and hexadecimal (strtod's 0x10 and 0x1p-1).
  */
 int	parse_double(const char *s, double *out);
 /*
@@ -37,6 +34,13 @@ int	parse_double(const char *s, double *out);
 double	number_arg(int c, const char *s, double lo, double hi,
 	    void (*usage)(FILE *));
 int	parse_long(const char *s, long long *out);
+
+/*
+ * The offset of the first byte of s[0..n) that is not part of valid
+ * UTF-8 (overlong forms, surrogates and code points past U+10FFFF are
+ * not), or -1 when all of it is.
+ */
+long	utf8_invalid(const char *s, size_t n);
 
 /* A growing byte buffer; buf_free(NULL) is a no-op. */
 struct buf {
