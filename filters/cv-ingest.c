@@ -25,6 +25,7 @@
 #include "lib/schema.h"
 #include "lib/stream.h"
 #include "lib/timeparse.h"
+#include "lib/valid.h"
 #include "lib/view.h"
 
 #define MS_PER_DAY	86400000LL
@@ -231,7 +232,7 @@ replace(char **slot, const char *v)
 static void
 map_setting(struct ingest *g, const char *s, const char *where)
 {
-	const char *eq = strchr(s, '='), *dot;
+	const char *eq = strchr(s, '='), *dot, *why;
 	char *key;
 	struct fmap *m;
 	int constant, i;
@@ -275,8 +276,13 @@ map_setting(struct ingest *g, const char *s, const char *where)
 		replace(&m->column, eq + 1);
 		free(m->constant);
 		m->constant = NULL;
-	} else if (strcmp(dot + 1, "format") == 0)
+	} else if (strcmp(dot + 1, "format") == 0) {
+		if (time_format_check(eq + 1, &why) < 0) {
+			warnx("%s: %s: %s", where, s, why);
+			exit(2);
+		}
 		replace(&m->format, eq + 1);
+	}
 	else if (strcmp(dot + 1, "missing") == 0)
 		replace(&m->missing, eq + 1);
 	else if (strcmp(dot + 1, "unit") == 0 && (strcmp(eq + 1, "mi") == 0 ||
@@ -303,12 +309,17 @@ load_map(struct ingest *g, const char *path)
 	FILE *fp = fopen(path, "r");
 	char *line = NULL, *s, *e, *where;
 	size_t cap = 0;
+	ssize_t len;
 	long no = 0;
 
 	if (fp == NULL)
 		err(2, "%s", path);
-	while (getline(&line, &cap, fp) > 0) {
+	while ((len = getline(&line, &cap, fp)) > 0) {
 		no++;
+		/* Else the line would end at the NUL, unseen. */
+		if (memchr(line, '\0', (size_t)len) != NULL)
+			errx(2, "%s:%ld: a NUL byte: not a text file", path,
+			    no);
 		for (s = line; isspace((unsigned char)*s); s++)
 			;
 		e = s + strlen(s);
@@ -349,19 +360,31 @@ find_column(struct ingest *g, const char *spec)
 	return found;
 }
 
-/* Resolve every mapped column against the header; -1 if one is absent. */
+/* Resolve every mapped column against the header; -1 if one is absent
+ * or ambiguous. */
 static int
 resolve_columns(struct ingest *g)
 {
 	size_t i;
-	int bad = 0;
+	int bad = 0, c, j;
 
 	for (i = 0; i < g->ndefs; i++) {
 		g->map[i].col = -1;
 		if (g->map[i].column == NULL)
 			continue;
-		g->map[i].col = find_column(g, g->map[i].column);
-		if (g->map[i].col < 0) {
+		c = g->map[i].col = find_column(g, g->map[i].column);
+		/* Which of two columns of one name is meant cannot be known. */
+		for (j = c + 1; c >= 0 && g->map[i].column[0] != '$' &&
+		    j < g->nheader; j++)
+			if (strcasecmp(g->header[j], g->header[c]) == 0) {
+				warnx("%s: column %s for field %s: twice in "
+				    "the header (columns %d and %d)", g->file,
+				    g->header[c], g->defs[i].name, c + 1,
+				    j + 1);
+				bad = 1;
+				break;
+			}
+		if (c < 0) {
 			warnx("%s: no column %s for field %s", g->file,
 			    g->map[i].column, g->defs[i].name);
 			bad = 1;
@@ -653,6 +676,26 @@ emit(struct ingest *g, int64_t t)
 	h->len = g->held.len - off;
 }
 
+/*
+ * Text goes into Avro strings, which must be UTF-8 (python3-avro could
+ * not read the file back), and may name state downstream, so it must fit
+ * a key (lib/valid.h).  0, or -1 after rejecting the row.
+ */
+static int
+check_text(struct ingest *g, size_t i, const char *s)
+{
+	size_t n = strlen(s);
+	long bad = utf8_invalid(s, n);
+
+	if (bad >= 0)
+		return bad_row(g, "%s: not UTF-8 text (byte %ld)",
+		    source_name(g, i), bad + 1);
+	if (n > VALID_MAXKEY)
+		return bad_row(g, "%s: longer than %d bytes", source_name(g, i),
+		    VALID_MAXKEY);
+	return 0;
+}
+
 /* Check, convert and emit the current row; rejects name the reason. */
 static void
 ingest_row(struct ingest *g)
@@ -685,6 +728,17 @@ ingest_row(struct ingest *g)
 				str[i] = estrdup(g->defs[i].dflt);
 			continue;
 		}
+		switch (g->defs[i].kind) {
+		case K_TEXT:
+		case K_SEGMENT:
+		case K_ID:
+			bad = check_text(g, i, s);
+			break;
+		default:
+			break;
+		}
+		if (bad)
+			continue;
 		switch (g->defs[i].kind) {
 		case K_TEXT:
 		case K_SEGMENT:
@@ -833,21 +887,29 @@ json_cell(json_t *v)
 	return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
 }
 
-/* The member named by spec ("NAME" or "A|B", case ignored, as for CSV
- * headers); NULL if the object has none. */
+/*
+ * The member named by spec ("NAME" or "A|B", case ignored, as for CSV
+ * headers); NULL if the object has none.  *twice is set to a second key
+ * of the found one's name (case ignored: which is meant cannot be
+ * known), else NULL.
+ */
 static json_t *
-json_lookup(json_t *o, const char *spec)
+json_lookup(json_t *o, const char *spec, const char **twice)
 {
 	char *alts = estrdup(spec), *name, *save = NULL;
 	const char *key;
 	json_t *v, *found = NULL;
 
+	*twice = NULL;
 	for (name = strtok_r(alts, "|", &save); name && !found;
 	    name = strtok_r(NULL, "|", &save))
 		json_object_foreach(o, key, v)
 			if (strcasecmp(key, name) == 0) {
+				if (found != NULL) {
+					*twice = key;
+					break;
+				}
 				found = v;
-				break;
 			}
 	free(alts);
 	return found;
@@ -865,8 +927,9 @@ ingest_json(struct ingest *g, FILE *fp)
 	char *line = NULL;
 	size_t cap = 0, i;
 	ssize_t len;
-	const char *spec;
+	const char *spec, *twice;
 	json_t *val;
+	int dup;
 
 	g->line = 0;
 	for (i = 0; i < g->ndefs; i++)
@@ -887,7 +950,9 @@ ingest_json(struct ingest *g, FILE *fp)
 			continue;
 		g->raw = line;
 		g->rawlen = (size_t)len;
-		o = json_loadb(line, (size_t)len, 0, &jerr);
+		/* A key given twice: jansson would keep the last. */
+		o = json_loadb(line, (size_t)len, JSON_REJECT_DUPLICATES,
+		    &jerr);
 		if (!json_is_object(o)) {
 			tally.read++;
 			bad_row(g, "not a JSON object: %s", o ? "other value" :
@@ -899,14 +964,20 @@ ingest_json(struct ingest *g, FILE *fp)
 		g->cells = ecalloc(g->ndefs, sizeof(*g->cells));
 		g->header = ecalloc(g->ndefs, sizeof(*g->header));
 		g->nheader = g->ncells = (int)g->ndefs;
-		for (i = 0; i < g->ndefs; i++) {
+		for (i = 0, dup = 0; i < g->ndefs; i++) {
 			spec = g->map[i].column;
 			g->header[i] = estrdup(spec ? spec : g->defs[i].name);
-			val = spec ? json_lookup(o, spec) : NULL;
+			val = spec ? json_lookup(o, spec, &twice) : NULL;
+			if (val != NULL && twice != NULL && !dup++) {
+				tally.read++;
+				bad_row(g, "%s: key %s twice (case ignored)",
+				    spec, twice);
+			}
 			g->cells[i] = val ? json_cell(val) : estrdup("");
 			g->map[i].col = spec ? (int)i : -1;
 		}
-		ingest_row(g);
+		if (!dup)
+			ingest_row(g);
 		for (i = 0; i < g->ndefs; i++)
 			free(g->cells[i]);
 		free(g->cells);
@@ -1072,7 +1143,7 @@ main(int argc, char *argv[])
 			break;
 		case 'h':
 			help();
-			return 0;
+			return fshut(stdout, "stdout");
 		case 'M':
 			load_map(&g, optarg);
 			break;
@@ -1146,8 +1217,10 @@ main(int argc, char *argv[])
 			continue;
 		}
 		in = idle_open(fp);
-		if ((g.json ? ingest_json(&g, in) : ingest_csv(&g, in)) < 0)
+		if ((g.json ? ingest_json(&g, in) : ingest_csv(&g, in)) < 0) {
 			failed = 1;
+			stream_fail();
+		}
 		free_header(&g);
 		fclose(in);
 		if (fp != stdin)

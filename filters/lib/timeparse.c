@@ -284,6 +284,38 @@ parse_format(const char *s, const char *fmt, struct civil *c,
 }
 
 int
+time_format_check(const char *fmt, const char **why)
+{
+	/* glibc strptime(3)'s conversions; E and O may come before some. */
+	static const char known[] = "aAbBcCdDeFgGhHIjmMnprRsStTuUVwWxXyYzZ%";
+	static const char years[] = "cCDFgGsyY";
+	const char *p;
+	int year = 0;
+
+	for (p = fmt; *p; p++) {
+		if (*p != '%')
+			continue;
+		if (p[1] == 'E' || p[1] == 'O')
+			p++;
+		if (p[1] == '\0') {
+			*why = "a % at the end";
+			return -1;
+		}
+		if (strchr(known, p[1]) == NULL) {
+			*why = "a conversion strptime does not know";
+			return -1;
+		}
+		year |= strchr(years, p[1]) != NULL;
+		p++;
+	}
+	if (!year) {
+		*why = "no year in the format (every time would be in 1970)";
+		return -1;
+	}
+	return 0;
+}
+
+int
 time_parse(const char *s, const char *fmt, int64_t *ms, const char **why)
 {
 	struct civil c;

@@ -43,6 +43,12 @@ void	civil_from_days(int64_t z, int *y, unsigned *m, unsigned *d);
  */
 int	time_parse(const char *s, const char *fmt, int64_t *ms,
 	    const char **why);
+/*
+ * Check a strptime pattern before any time is read with it: 0, or -1 with
+ * *why when it has a conversion strptime does not know, ends in a lone %,
+ * or names no year (every time would fall in 1970).
+ */
+int	time_format_check(const char *fmt, const char **why);
 
 /*
  * Write ms as ISO 8601 UTC, "2014-12-16T20:30:00.250Z", or without the
