@@ -436,7 +436,7 @@ main(int argc, char *argv[])
 			    "queued for REQUEST\n"
 			    "  rtt N MS            broker N answers MS "
 			    "milliseconds late\n");
-			return 0;
+			return fshut(stdout, "stdout");
 		case 'n':
 			brokers = whole_arg(c, optarg, 1, 16);
 			break;

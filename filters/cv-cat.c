@@ -403,7 +403,7 @@ main(int argc, char *argv[])
 			break;
 		case 'h':
 			help();
-			return 0;
+			return fshut(stdout, "stdout");
 		case 'R':
 			reencode = 1;
 			break;

@@ -743,7 +743,7 @@ main(int argc, char *argv[])
 			break;
 		case 'h':
 			help();
-			return 0;
+			return fshut(stdout, "stdout");
 		case 'm':
 			fields = optarg;
 			break;
@@ -779,7 +779,7 @@ main(int argc, char *argv[])
 	if (print) {
 		config_print(stdout, settings, NELEM(settings));
 		free(rejects);
-		return 0;
+		return fshut(stdout, "stdout");
 	}
 	copy = estrdup(fields);
 	for (f = strtok_r(copy, ",", &save); f; f = strtok_r(NULL, ",",

@@ -1129,7 +1129,7 @@ main(int argc, char *argv[])
 			break;
 		case 'h':
 			help();
-			return 0;
+			return fshut(stdout, "stdout");
 		case 'n':
 			o.noise = opt_double("-n", optarg);
 			break;

@@ -461,7 +461,7 @@ main(int argc, char *argv[])
 			break;
 		case 'h':
 			help();
-			return 0;
+			return fshut(stdout, "stdout");
 		case 'n':
 			if (*optarg == '\0') {
 				warnx("-n: empty table name");

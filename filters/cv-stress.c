@@ -502,7 +502,7 @@ main(int argc, char *argv[])
 			break;
 		case 'h':
 			help();
-			return 0;
+			return fshut(stdout, "stdout");
 		case 'p':
 			st.project = 1;
 			break;
