@@ -1,9 +1,14 @@
 /* db.c: sqlite helpers that end the program on failure (see db.h). */
+#include <ctype.h>
 #include <err.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "lib/db.h"
+#include "lib/util.h"
 
 sqlite3 *
 db_open(const char *path)
@@ -26,16 +31,61 @@ db_open(const char *path)
 	return db;
 }
 
+/* path as a URI file name that reads it immutable (see below). */
+static char *
+immutable_uri(const char *path)
+{
+	struct buf b = { 0 };
+	const char *p;
+
+	buf_add(&b, "file:", 5);
+	for (p = path; *p; p++)
+		if (isalnum((unsigned char)*p) || strchr("/._-~", *p))
+			buf_addc(&b, *p);
+		else
+			buf_addf(&b, "%%%02X", (unsigned char)*p);
+	buf_addf(&b, "?immutable=1");
+	return b.p;
+}
+
 sqlite3 *
 db_open_readonly(const char *path)
 {
 	sqlite3 *db;
+	struct stat st;
+	char *wal, *uri;
+	int rc;
 
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
 	    SQLITE_OK)
 		errx(1, "%s: %s", path, db ? sqlite3_errmsg(db) :
 		    "cannot open");
 	sqlite3_busy_timeout(db, 10000);
+	rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_schema", NULL,
+	    NULL, NULL);
+	if (rc != SQLITE_READONLY && rc != SQLITE_CANTOPEN)
+		return db;
+	/*
+	 * A WAL database in a folder this user cannot write: sqlite cannot
+	 * make the -shm file it reads through.  With no -wal file, the
+	 * database file holds every committed change, and nobody can add
+	 * one without writing the folder: read it as immutable.
+	 */
+	sqlite3_close(db);
+	wal = easprintf("%s-wal", path);
+	if (stat(wal, &st) == 0 && st.st_size > 0)
+		errx(1, "%s: a WAL database in a folder this user cannot "
+		    "write, with changes in %s: sqlite must make its -shm "
+		    "file there to read them (checkpoint it as its owner: "
+		    "sqlite3 %s 'PRAGMA wal_checkpoint(TRUNCATE)')", path, wal,
+		    path);
+	free(wal);
+	uri = immutable_uri(path);
+	if (sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
+	    NULL) != SQLITE_OK)
+		errx(1, "%s: %s", path, db ? sqlite3_errmsg(db) :
+		    "cannot open");
+	free(uri);
 	return db;
 }
 

@@ -11,7 +11,9 @@
 /* Open (creating) path with WAL and a busy timeout. */
 sqlite3		*db_open(const char *path);
 /* Open an existing database to read only: a mistyped path is an error,
- * not a new empty file. */
+ * not a new empty file.  A WAL database in a folder this user cannot
+ * write is read as immutable when it has no -wal file, else refused with
+ * what to do. */
 sqlite3		*db_open_readonly(const char *path);
 void		 db_close(sqlite3 *);
 /* Run SQL without parameters (schema, BEGIN, COMMIT). */
