@@ -50,6 +50,7 @@ static double red_late = 0.01, black_late = 0.05;
 static double red_stale = 31, black_stale = 92;
 static double red_bias = 0.05, black_bias = 0.15;
 
+/* In pairs, red then black (check_settings()). */
 static const struct setting settings[] = {
 	{ "red.rejected", &red_reject, 0, 1, "share of a source's records "
 	    "rejected above which it is on the red list", 0 },
@@ -691,6 +692,32 @@ read_input(struct quality *q, char *const *paths, int n)
 	return rc < 0 ? -1 : 0;
 }
 
+/*
+ * A red threshold above its black one would put a source on the black
+ * list before the red: exit 2, led by the one that was set (the other
+ * may be the default), naming where each was set.
+ */
+static void
+check_settings(void)
+{
+	const struct setting *red, *black;
+	size_t i;
+
+	for (i = 0; i + 1 < NELEM(settings); i += 2) {
+		red = &settings[i];
+		black = &settings[i + 1];
+		if (*red->val <= *black->val)
+			continue;
+		if (strcmp(config_where(red->val), "the default") == 0)
+			errx(2, "%s: %s %g is below %s %g (%s)",
+			    config_where(black->val), black->key, *black->val,
+			    red->key, *red->val, config_where(red->val));
+		errx(2, "%s: %s %g is above %s %g (%s)",
+		    config_where(red->val), red->key, *red->val, black->key,
+		    *black->val, config_where(black->val));
+	}
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -776,6 +803,7 @@ main(int argc, char *argv[])
 		}
 	}
 	config_set_kept(settings, NELEM(settings));
+	check_settings();
 	if (print) {
 		config_print(stdout, settings, NELEM(settings));
 		free(rejects);

@@ -109,13 +109,20 @@ help(void)
 	kafka_help(stdout);
 }
 
+/* A segment key without "make:": make:toyota and toyota are one. */
+static const char *
+bare(const char *key)
+{
+	return strncmp(key, "make:", 5) == 0 ? key + 5 : key;
+}
+
 /* Parse -x; -1 after saying what is wrong. */
 static int
 parse_scenario(struct scenario *s, const char *arg)
 {
-	char *copy = estrdup(arg), *item, *save = NULL, *colon;
+	char *copy = estrdup(arg), *item, *save = NULL, *colon, *seg;
 	double x;
-	int rc = 0;
+	int k, decayed = 0, rc = 0;
 
 	memset(s, 0, sizeof(*s));
 	s->name = estrdup(arg);
@@ -130,6 +137,11 @@ parse_scenario(struct scenario *s, const char *arg)
 		}
 		if (colon != NULL && colon - item == 5 &&
 		    strncmp(item, "decay", 5) == 0) {
+			if (decayed++) {
+				warnx("-x: %s: decay given twice", arg);
+				rc = -1;
+				break;
+			}
 			if (fabs(x) > 1) {
 				warnx("-x: %s: a depreciation shock is a rate "
 				    "per year, at most 1", arg);
@@ -145,8 +157,19 @@ parse_scenario(struct scenario *s, const char *arg)
 			rc = -1;
 			break;
 		}
-		s->seg[s->nshock] = colon ? estrndup(item, (size_t)(colon -
-		    item)) : estrdup("*");
+		seg = colon ? estrndup(item, (size_t)(colon - item)) :
+		    estrdup("*");
+		for (k = 0; k < s->nshock && strcmp(bare(s->seg[k]),
+		    bare(seg)); k++)
+			;
+		if (k < s->nshock) {
+			/* Which of the two would hold is anybody's guess. */
+			warnx("-x: %s: %s shocked twice", arg, seg);
+			free(seg);
+			rc = -1;
+			break;
+		}
+		s->seg[s->nshock] = seg;
 		s->shock[s->nshock++] = x;
 	}
 	free(copy);
@@ -164,8 +187,7 @@ covers(const char *key, const char *segment)
 
 	if (strcmp(key, "*") == 0)
 		return 1;
-	if (strncmp(key, "make:", 5) == 0)
-		key += 5;
+	key = bare(key);
 	n = strlen(key);
 	if (strncmp(key, segment, n) == 0 && (segment[n] == '\0' ||
 	    segment[n] == '/'))
