@@ -849,7 +849,31 @@ struct sink {
 	struct kout	*kout;		/* -T: a topic instead */
 	struct buf	 enc;		/* a value encoded for it */
 	avro_writer_t	 mw;
+	int		 memory;	/* sink_open_memory(): records in enc */
 };
+
+struct sink *
+sink_open_memory(void)
+{
+	struct sink *k = ecalloc(1, sizeof(*k));
+
+	k->path = estrdup("memory");
+	k->memory = 1;
+	return k;
+}
+
+const char *
+sink_memory(struct sink *k, size_t *len)
+{
+	*len = k->enc.len;
+	return k->enc.p;
+}
+
+void
+sink_memory_clear(struct sink *k)
+{
+	buf_clear(&k->enc);
+}
 
 struct sink *
 sink_open(const char *path, const char *schema_text)
@@ -911,6 +935,11 @@ sink_put_raw(struct sink *k, const void *p, size_t n, const void *key,
 	(void)keylen;
 	if (stream_replaying)
 		return;
+	if (k->memory) {
+		buf_add(&k->enc, p, n);
+		tally.written++;
+		return;
+	}
 	if (k->kout != NULL) {
 		kout_put(k->kout, p, n);
 		tally.written++;
@@ -928,6 +957,12 @@ sink_close(struct sink *k)
 
 	if (k == NULL)
 		return;
+	if (k->memory) {
+		buf_free(&k->enc);
+		free(k->path);
+		free(k);
+		return;
+	}
 	if (k->kout != NULL) {
 		if ((lost = kout_close(k->kout)) > 0) {
 			warnx("%s: %lld records not delivered", k->path,
@@ -951,6 +986,13 @@ sink_close(struct sink *k)
 
 enum policy { ON_FAIL, ON_SKIP, ON_FILE };
 static enum policy policy = ON_FAIL;
+static void (*reject_hook)(const char *, const char *);
+
+void
+reject_to(void (*fn)(const char *where, const char *reason))
+{
+	reject_hook = fn;
+}
 static FILE *reject_fp;
 static char *reject_path;
 
@@ -1036,6 +1078,10 @@ reject(const char *where, int64_t n, const char *input, size_t inlen,
 	failed = 1;
 	/* avro-c prefixes new errors onto old ones: start afresh. */
 	avro_set_error("%s", "");
+	if (reject_hook != NULL) {
+		reject_hook(where, reason);
+		return -1;
+	}
 	if (policy == ON_FILE)
 		write_reject(where, reason, input, inlen, value);
 	else

@@ -141,6 +141,15 @@ void		 sink_put(struct sink *, avro_value_t *, const void *key,
 void		 sink_put_raw(struct sink *, const void *, size_t,
 		    const void *key, size_t keylen);
 void		 sink_close(struct sink *);
+/*
+ * A sink in memory, for a program that runs a filter's record functions
+ * itself (cv-serve): what is put is appended to a buffer, read by
+ * sink_memory() (valid until the next put or clear) and emptied by
+ * sink_memory_clear(); sink_close() frees it.
+ */
+struct sink	*sink_open_memory(void);
+const char	*sink_memory(struct sink *, size_t *len);
+void		 sink_memory_clear(struct sink *);
 
 /* --on-error: "fail" (default), "skip", or a file for rejected input. */
 int		 reject_policy(const char *arg);
@@ -154,6 +163,12 @@ int		 reject_policy(const char *arg);
 int		 reject(const char *where, int64_t n, const char *input,
 		    size_t inlen, avro_value_t *value, const char *fmt, ...)
 		    PRINTF(6, 7);
+/*
+ * Hand every reject to fn instead (not printed, not filed): reject()
+ * then returns -1.  For a server that answers each bad request with its
+ * reason (cv-serve); NULL restores the policy.
+ */
+void		 reject_to(void (*fn)(const char *where, const char *reason));
 /*
  * Set once a reject under the fail policy stops the run: from then on
  * nothing is acknowledged, so the record that stopped it stays
