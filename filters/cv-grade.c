@@ -474,6 +474,54 @@ check_settings(void)
 		    config_where(&w.ltv));
 }
 
+/*
+ * The reference table (path NULL: none), the fields read, the appender.
+ * cv-serve calls it too (filters/cv-serve/grade.c).
+ */
+static void
+grader_setup(struct grader *g, const char *ref)
+{
+	avro_schema_t vs;
+	int i;
+
+	g->refs = map_new();
+	g->streaks = map_new();
+	if (ref != NULL)
+		load_reference(g, ref);
+	vs = schema_get("Valuation");
+	for (i = 0; i < F_COUNT; i++)
+		g->fx[i] = field_pos(vs, input_names[i], input_types[i],
+		    "cv-grade");
+	g->valid = valid_new(input_names, input_types, g->fx, F_COUNT);
+	g->in = reader_new(vs);
+	g->out = appender_new(vs, schema_get("Graded"), added_names, A_COUNT,
+	    "cv-grade");
+}
+
+static void
+grader_free(struct grader *g)
+{
+	reader_free(g->in);
+	valid_free(g->valid);
+	appender_free(g->out);
+	map_free(g->refs, free);
+	map_free(g->streaks, free);
+}
+
+/* Check and grade one record of r; -1 when the policy says stop. */
+static int
+grade_record(struct grader *g, struct rec *r, const struct view *v,
+    struct sink *sink)
+{
+	const char *why;
+
+	if (valid_check(g->valid, v, &why) >= 0)
+		return reject(rec_where(r), 1, NULL, 0, rec_value(r), "%s",
+		    why) < 0 ? -1 : 0;
+	grade_one(g, v, sink);
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -495,9 +543,8 @@ main(int argc, char *argv[])
 	struct src *src;
 	struct rec *r;
 	struct view *v;
-	avro_schema_t vs;
-	const char *out = NULL, *state = NULL, *ref = NULL, *why;
-	int c, i, rc, verbose = 0, print = 0, status;
+	const char *out = NULL, *state = NULL, *ref = NULL;
+	int c, rc, verbose = 0, print = 0, status;
 	double t0 = now_seconds();
 
 	while ((c = getopt_long(argc, argv, "c:e:ho:pr:S:s:v" KAFKA_OPTSTRING,
@@ -545,37 +592,21 @@ main(int argc, char *argv[])
 		return fshut(stdout, "stdout");
 	}
 	stream_init();
-	g.refs = map_new();
-	g.streaks = map_new();
-	if (ref != NULL)
-		load_reference(&g, ref);
+	grader_setup(&g, ref);
 	if (state != NULL)
 		load_state(&g, state);
 	else {		/* scaled out over topics: rebuilt by replay */
 		live = &g;
 		stream_keep_state(start_again);
 	}
-	vs = schema_get("Valuation");
-	for (i = 0; i < F_COUNT; i++)
-		g.fx[i] = field_pos(vs, input_names[i], input_types[i],
-		    "cv-grade");
-	g.valid = valid_new(input_names, input_types, g.fx, F_COUNT);
-	g.in = reader_new(vs);
-	g.out = appender_new(vs, schema_get("Graded"), added_names, A_COUNT,
-	    "cv-grade");
 	sink = sink_open(out, schema_text("Graded"));
 	src = src_open(argv + optind, argc - optind, "Valuation");
 	src_lazy(src);
 	while ((rc = src_next(src, &r)) > 0) {
-		if ((v = reader_view(g.in, r)) != NULL) {
-			if (valid_check(g.valid, v, &why) >= 0) {
-				if (reject(rec_where(r), 1, NULL, 0,
-				    rec_value(r), "%s", why) < 0) {
-					rc = -1;
-					break;
-				}
-			} else
-				grade_one(&g, v, sink);
+		if ((v = reader_view(g.in, r)) != NULL &&
+		    grade_record(&g, r, v, sink) < 0) {
+			rc = -1;
+			break;
 		}
 		src_ack(src, r);
 	}
@@ -583,11 +614,7 @@ main(int argc, char *argv[])
 		save_state(&g, state);
 	sink_close(sink);
 	src_close(src);
-	reader_free(g.in);
-	valid_free(g.valid);
-	appender_free(g.out);
-	map_free(g.refs, free);
-	map_free(g.streaks, free);
+	grader_free(&g);
 	schema_cleanup();
 	if (verbose)
 		warnx("tier 1: %lld, tier 2: %lld, tier 3: %lld; watch list: "

@@ -409,6 +409,47 @@ value_one(struct predict *p, struct rec *r, const struct view *v,
 	return 0;
 }
 
+/*
+ * Make p ready to value records (its kind, interval and point_in_time set):
+ * the model store's versions (version 0: the latest; no store: the
+ * built-in defaults), the fields read and the appender.  cv-serve calls
+ * it too (filters/cv-serve/predict.c).
+ */
+static void
+predict_setup(struct predict *p, const char *models, int version)
+{
+	avro_schema_t fs;
+	int i;
+
+	p->z = gsl_cdf_ugaussian_Pinv((1 + p->interval) / 2);
+	if (models != NULL)
+		load_models(p, models, version);
+	else {
+		p->valuers = ecalloc(1, sizeof(*p->valuers));
+		p->nvaluers = 1;
+	}
+	fs = schema_get("Features");
+	for (i = 0; i < F_COUNT; i++)
+		p->fx[i] = field_pos(fs, feature_names[i], feature_types[i],
+		    "cv-predict");
+	p->valid = valid_new(feature_names, feature_types, p->fx, F_COUNT);
+	p->features = reader_new(fs);
+	p->out = appender_new(fs, schema_get("Valuation"), added_names,
+	    A_COUNT, "cv-predict");
+}
+
+static void
+predict_free(struct predict *p)
+{
+	int i;
+
+	reader_free(p->features);
+	valid_free(p->valid);
+	appender_free(p->out);
+	for (i = 0; i < p->nvaluers; i++)
+		free(p->valuers[i].calib);
+	free(p->valuers);
+}
 
 int
 main(int argc, char *argv[])
@@ -427,13 +468,12 @@ main(int argc, char *argv[])
 		{ NULL, 0, NULL, 0 }
 	};
 	struct predict p = { 0 };
-	avro_schema_t fs;
 	struct sink *sink;
 	struct src *src;
 	struct rec *r;
 	struct view *v;
 	const char *out = NULL, *models = NULL;
-	int c, i, rc, verbose = 0, version = 0, status;
+	int c, rc, verbose = 0, version = 0, status;
 	double t0 = now_seconds();
 
 	p.kind = HEDONIC;
@@ -505,21 +545,7 @@ main(int argc, char *argv[])
 		return 2;
 	}
 	stream_init();
-	p.z = gsl_cdf_ugaussian_Pinv((1 + p.interval) / 2);
-	if (models != NULL)
-		load_models(&p, models, version);
-	else {
-		p.valuers = ecalloc(1, sizeof(*p.valuers));
-		p.nvaluers = 1;
-	}
-	fs = schema_get("Features");
-	for (i = 0; i < F_COUNT; i++)
-		p.fx[i] = field_pos(fs, feature_names[i], feature_types[i],
-		    "cv-predict");
-	p.valid = valid_new(feature_names, feature_types, p.fx, F_COUNT);
-	p.features = reader_new(fs);
-	p.out = appender_new(fs, schema_get("Valuation"), added_names,
-	    A_COUNT, "cv-predict");
+	predict_setup(&p, models, version);
 	sink = sink_open(out, schema_text("Valuation"));
 	src = src_open(argv + optind, argc - optind, "Features");
 	src_lazy(src);
@@ -533,12 +559,7 @@ main(int argc, char *argv[])
 	}
 	sink_close(sink);
 	src_close(src);
-	reader_free(p.features);
-	valid_free(p.valid);
-	appender_free(p.out);
-	for (i = 0; i < p.nvaluers; i++)
-		free(p.valuers[i].calib);
-	free(p.valuers);
+	predict_free(&p);
 	schema_cleanup();
 	if (verbose)
 		warnx("%lld records without a value (no fitted price or a "

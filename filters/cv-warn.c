@@ -393,6 +393,77 @@ second_snapshot(const struct loan *ln, int64_t t, uint64_t h)
 	return ln != NULL && ln->last_at == t && ln->last_hash != h;
 }
 
+/* The fields read and the appender; cv-serve calls it too. */
+static void
+warner_setup(struct warner *w)
+{
+	avro_schema_t gs = schema_get("Graded");
+	int i;
+
+	for (i = 0; i < F_COUNT; i++)
+		w->fx[i] = field_pos(gs, input_names[i], input_types[i],
+		    "cv-warn");
+	w->valid = valid_new(input_names, input_types, w->fx, F_COUNT);
+	w->in = reader_new(gs);
+	w->out = appender_new(gs, schema_get("Warning"), added_names, A_COUNT,
+	    "cv-warn");
+}
+
+static void
+warner_free(struct warner *w)
+{
+	reader_free(w->in);
+	valid_free(w->valid);
+	appender_free(w->out);
+	map_free(w->lights, free);
+}
+
+/*
+ * Check, light and write one record of r (slots, reasons and msg are the
+ * caller's, reused); -1 when the policy says stop.  cv-serve calls it too
+ * (filters/cv-serve/warn.c).
+ */
+static int
+warn_record(struct warner *w, struct rec *r, const struct view *v,
+    struct sink *sink, struct slot *sl, const char **reasons,
+    struct buf *msg)
+{
+	const char *why;
+
+	memset(sl, 0, A_COUNT * sizeof(*sl));
+	if (valid_check(w->valid, v, &why) >= 0)
+		return reject(rec_where(r), 1, NULL, 0, rec_value(r), "%s",
+		    why) < 0 ? -1 : 0;
+	if (view_is_null(v, w->fx[F_LOAN]) ||
+	    view_is_null(v, w->fx[F_BALANCE])) {
+		if (!stream_replaying)
+			w->unlit++;
+		if (w->loans_only || w->changes)
+			tally.absorbed++;
+		else
+			appender_put(w->out, sink, v, sl);
+	} else {
+		char loan[256], when[32];
+		int64_t t = view_long(v, w->fx[F_OBSERVED]);
+		uint64_t h = record_hash(v);
+		struct loan *ln;
+
+		view_opt_string(v, w->fx[F_LOAN], loan, sizeof(loan));
+		ln = map_get(w->lights, loan);
+		if (second_snapshot(ln, t, h))
+			return reject(rec_where(r), 1, NULL, 0, rec_value(r),
+			    "loan %s: a second, different snapshot at %s: "
+			    "loan ids must be unique", loan, time_format(t,
+			    when, sizeof(when))) < 0 ? -1 : 0;
+		if (!light_one(w, v, ln, t, h, sl, reasons, msg) &&
+		    w->changes)
+			tally.absorbed++;
+		else
+			appender_put(w->out, sink, v, sl);
+	}
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -418,9 +489,8 @@ main(int argc, char *argv[])
 	struct src *src;
 	struct rec *r;
 	struct view *v;
-	avro_schema_t gs;
-	const char *out = NULL, *state = NULL, *why;
-	int c, i, rc, verbose = 0, print = 0, status;
+	const char *out = NULL, *state = NULL;
+	int c, rc, verbose = 0, print = 0, status;
 	double t0 = now_seconds();
 
 	while ((c = getopt_long(argc, argv, "Cc:e:hLo:pS:s:v" KAFKA_OPTSTRING,
@@ -478,14 +548,7 @@ main(int argc, char *argv[])
 		live = &w;
 		stream_keep_state(start_again);
 	}
-	gs = schema_get("Graded");
-	for (i = 0; i < F_COUNT; i++)
-		w.fx[i] = field_pos(gs, input_names[i], input_types[i],
-		    "cv-warn");
-	w.valid = valid_new(input_names, input_types, w.fx, F_COUNT);
-	w.in = reader_new(gs);
-	w.out = appender_new(gs, schema_get("Warning"), added_names, A_COUNT,
-	    "cv-warn");
+	warner_setup(&w);
 	sink = sink_open(out, schema_text("Warning"));
 	src = src_open(argv + optind, argc - optind, "Graded");
 	src_lazy(src);
@@ -494,43 +557,9 @@ main(int argc, char *argv[])
 			src_ack(src, r);
 			continue;
 		}
-		memset(sl, 0, sizeof(sl));
-		if (valid_check(w.valid, v, &why) >= 0) {
-			if (reject(rec_where(r), 1, NULL, 0, rec_value(r),
-			    "%s", why) < 0) {
-				rc = -1;
-				break;
-			}
-		} else if (view_is_null(v, w.fx[F_LOAN]) ||
-		    view_is_null(v, w.fx[F_BALANCE])) {
-			if (!stream_replaying)
-				w.unlit++;
-			if (w.loans_only || w.changes)
-				tally.absorbed++;
-			else
-				appender_put(w.out, sink, v, sl);
-		} else {
-			char loan[256], when[32];
-			int64_t t = view_long(v, w.fx[F_OBSERVED]);
-			uint64_t h = record_hash(v);
-			struct loan *ln;
-
-			view_opt_string(v, w.fx[F_LOAN], loan, sizeof(loan));
-			ln = map_get(w.lights, loan);
-			if (second_snapshot(ln, t, h)) {
-				if (reject(rec_where(r), 1, NULL, 0,
-				    rec_value(r), "loan %s: a second, different "
-				    "snapshot at %s: loan ids must be unique",
-				    loan, time_format(t, when, sizeof(when)))
-				    < 0) {
-					rc = -1;
-					break;
-				}
-			} else if (!light_one(&w, v, ln, t, h, sl, reasons,
-			    &msg) && w.changes)
-				tally.absorbed++;
-			else
-				appender_put(w.out, sink, v, sl);
+		if (warn_record(&w, r, v, sink, sl, reasons, &msg) < 0) {
+			rc = -1;
+			break;
 		}
 		src_ack(src, r);
 	}
@@ -538,10 +567,7 @@ main(int argc, char *argv[])
 		save_state(&w, state);
 	sink_close(sink);
 	src_close(src);
-	reader_free(w.in);
-	valid_free(w.valid);
-	appender_free(w.out);
-	map_free(w.lights, free);
+	warner_free(&w);
 	buf_free(&msg);
 	schema_cleanup();
 	if (verbose)

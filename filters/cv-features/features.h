@@ -282,6 +282,8 @@ struct held held_pop(struct reorder *);
 
 /* store.c */
 void	 load_state(struct state *, const char *);
+struct sqlite3;
+void	 load_state_db(struct state *, struct sqlite3 *, const char *);
 void	 save_state(struct state *, const char *);
 
 /* main.c */

@@ -40,6 +40,16 @@ void
 load_state(struct state *st, const char *path)
 {
 	sqlite3 *db = db_open(path);
+
+	db_exec(db, state_schema);
+	load_state_db(st, db, path);
+	db_close(db);
+}
+
+/* The state from db, open (cv-serve opens it read-only); path names it. */
+void
+load_state_db(struct state *st, sqlite3 *db, const char *path)
+{
 	sqlite3_stmt *q;
 	char *opts = options_text(&st->o);
 	const char *key;
@@ -51,7 +61,6 @@ load_state(struct state *st, const char *path)
 	const void *blob;
 	int len;
 
-	db_exec(db, state_schema);
 	q = db_prepare(db, "SELECT key, value FROM meta");
 	while (db_row(q)) {
 		key = (const char *)sqlite3_column_text(q, 0);
@@ -155,7 +164,6 @@ load_state(struct state *st, const char *path)
 			errx(1, "%s: pending: a sighting refused", path);
 	}
 	sqlite3_finalize(q);
-	db_close(db);
 }
 
 static void
