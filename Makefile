@@ -8,10 +8,11 @@ DESTDIR ?=
 CC ?= cc
 CFLAGS ?= -O3 -g
 LIBS_PC = rdkafka avro-c gsl sqlite3 jansson
+SERVE_PC = libmicrohttpd
 
 # Install missing system packages before pkg-config is asked (fresh machine).
 ifeq ($(filter clean help,$(MAKECMDGOALS)),)
-ifneq ($(shell pkg-config --exists $(LIBS_PC) 2>/dev/null && echo ok),ok)
+ifneq ($(shell pkg-config --exists $(LIBS_PC) $(SERVE_PC) 2>/dev/null && echo ok),ok)
 $(info cvpipe: libraries missing, running scripts/install-deps)
 $(shell scripts/install-deps >&2)
 endif
@@ -20,8 +21,9 @@ endif
 WARN = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wstrict-prototypes \
 	-Wformat=2 -Wmissing-prototypes -Wpointer-arith -Wno-unused-parameter \
 	-Wvla -Werror=implicit-function-declaration
-PC_CFLAGS := $(shell pkg-config --cflags $(LIBS_PC) 2>/dev/null)
+PC_CFLAGS := $(shell pkg-config --cflags $(LIBS_PC) $(SERVE_PC) 2>/dev/null)
 PC_LIBS := $(shell pkg-config --libs $(LIBS_PC) 2>/dev/null) -lm
+SERVE_LIBS := $(shell pkg-config --libs $(SERVE_PC) 2>/dev/null) -lpthread
 
 ifdef SANITIZE
 B = build/san
@@ -86,6 +88,13 @@ $(B)/bin/$(1): $(patsubst filters/%.c,$(B)/%.o,$(wildcard filters/$(1)/*.c)) \
 endef
 $(foreach p,$(PROG_DIRS),$(eval $(call folder_program,$(p))))
 
+# cv-serve runs cv-features' record functions: it links the filter's
+# objects but main.o (filters/cv-serve/features.c compiles main.c with
+# main renamed), and libmicrohttpd.
+$(B)/bin/cv-serve: $(filter-out $(B)/cv-features/main.o, \
+    $(patsubst filters/%.c,$(B)/%.o,$(wildcard filters/cv-features/*.c)))
+$(B)/bin/cv-serve: PC_LIBS += $(SERVE_LIBS)
+
 $(B)/tests/%.o: tests/unit/%.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -c -o $@ $<
@@ -122,11 +131,14 @@ fuzz:
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
-		$(DESTDIR)$(PREFIX)/share/cvpipe/schemas
+		$(DESTDIR)$(PREFIX)/share/cvpipe/schemas \
+		$(DESTDIR)$(PREFIX)/share/cvpipe/serve
 	install -m 755 $(PROGS) $(DESTDIR)$(PREFIX)/bin
 	for m in filters/*.1; do [ -e "$$m" ] && install -m 644 $$m \
 		$(DESTDIR)$(PREFIX)/share/man/man1; done; true
 	install -m 644 $(SCHEMAS) $(DESTDIR)$(PREFIX)/share/cvpipe/schemas
+	install -m 644 filters/cv-serve/page/* \
+		$(DESTDIR)$(PREFIX)/share/cvpipe/serve
 
 clean:
 	rm -rf build bin
