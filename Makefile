@@ -49,7 +49,7 @@ UNIT_OBJ = $(UNITS:%=%.o)
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz-*.c)
 SCHEMAS = $(wildcard schemas/*.avsc)
 
-.PHONY: run-kafka all deps test test-san test-valgrind run bench fuzz install clean bin
+.PHONY: run-kafka all deps test test-san test-valgrind run serve bench fuzz install clean bin
 # bin/ points at the release build, so scripts and README examples find the
 # programs; a sanitizer build leaves it alone.
 ifdef SANITIZE
@@ -122,6 +122,16 @@ run: deps all
 
 run-kafka: deps all
 	pipelines/kafka.sh
+
+# The valuation page and the dashboard on what make run left in out/.
+LISTEN ?= 127.0.0.1:8080
+serve: all
+	@[ -f out/cvpipe.db ] || { echo "make serve: no out/cvpipe.db: run" \
+	    "make run first" >&2; exit 1; }
+	@echo "cv-serve on http://$(LISTEN)/ (Ctrl-C stops it)"
+	$(B)/bin/cv-serve -l $(LISTEN) -s out/features.db \
+	    -m out/book-models.db -d out/cvpipe.db -g pipelines/grade.conf \
+	    -r pipelines/segments.csv -w pipelines/warn.conf
 
 bench: all
 	scripts/bench

@@ -9,7 +9,8 @@
 # cv-train monthly, cv-predict -P) and scores the values, the naive
 # baselines and the MMR on the same rows (cv-score); computes the sales'
 # own value index (cv-index) beside the CPI and Manheim's MMR; draws the
-# charts (pipelines/charts.sh: PNG and SVG in out/).
+# charts (pipelines/charts.sh: PNG and SVG in out/); leaves the
+# dashboard's tables in out/cvpipe.db and says how to start cv-serve.
 # Rejected rows go to out/rejects-*.json with their file:line and reason.
 set -u
 cd "$(dirname "$0")/.."
@@ -152,8 +153,14 @@ echo
 echo "-- stress: the book at the end of June 2015 (the last month of sales)"
 echo "(cv-stress: every value moved by each scenario, lit by warn.conf's rules"
 echo " without hysteresis; decay:0.05 takes 5 % more a year of age)"
-cv-stress --until 2015-07-01 -c pipelines/warn.conf -x -0.05 -x -0.10 \
-    -x -0.15 -x make:honda:-0.20 -x decay:0.05 out/book-graded.avro || exit 1
+X="-x -0.05 -x -0.10 -x -0.15 -x make:honda:-0.20 -x decay:0.05"
+cv-stress --until 2015-07-01 -c pipelines/warn.conf $X out/book-graded.avro ||
+    exit 1
+# The same scenarios into out/cvpipe.db (table stress) for the dashboard.
+cv-stress --until 2015-07-01 -f csv -c pipelines/warn.conf $X \
+    out/book-graded.avro > out/stress.csv &&
+    sqlite3 out/cvpipe.db "drop table if exists stress" \
+    ".import --csv out/stress.csv stress" || exit 1
 echo "the loans whose LTV is projected to cross RED soonest (at the index trend,"
 echo "balance held; -p lists them all):"
 cv-stress --until 2015-07-01 -p -c pipelines/warn.conf out/book-graded.avro |
@@ -162,7 +169,7 @@ cv-stress --until 2015-07-01 -p -c pipelines/warn.conf out/book-graded.avro |
 
 echo
 echo "== data quality per source (cv-quality: red and black list flags, worst first)"
-cv-quality -N 2015-08-01 -r out/rejects-camry.json=auction \
+cv-quality -N 2015-08-01 -d out/cvpipe.db -r out/rejects-camry.json=auction \
     -r out/rejects-odyssey.json=auction -r out/rejects-loanbook.json=loanbook \
     -r out/rejects-uk-listings.json=listing out/valuation-camry.avro \
     out/valuation-odyssey.avro out/loanbook.avro out/uk-listings.avro || exit 1
@@ -172,4 +179,15 @@ echo " condition; bias: the median of (price - value) / value)"
 echo
 echo "== charts"
 pipelines/charts.sh || exit 1
+
+# The dashboard's index beside the CPI, in out/cvpipe.db too.
+cv-store -d out/cvpipe.db -n idx out/index.avro &&
+    cv-store -d out/cvpipe.db -n cpi out/cpi-used-nsa.avro || exit 1
+echo
+echo "== cv-serve: the valuation page and the dashboard on this run"
+echo "(out/cvpipe.db: tables warning, idx, cpi, quality, stress; the market"
+echo " state out/features.db and the model store out/book-models.db)"
+echo "    make serve        # then open http://127.0.0.1:8080/"
+echo "or  cv-serve -s out/features.db -m out/book-models.db -d out/cvpipe.db \\"
+echo "        -g pipelines/grade.conf -r pipelines/segments.csv -w pipelines/warn.conf"
 

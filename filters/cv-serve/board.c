@@ -37,9 +37,22 @@ board_init(const char *db)
 	dbpath = db;
 }
 
+/* Columns that hold JSON text (cv-store writes arrays so). */
+static int
+json_column(const char *name)
+{
+	return strcmp(name, "reasons") == 0;
+}
+
+/* Set while reading a table sqlite3 .import made, every column text. */
+static _Thread_local int numeric_text;
+
 static json_t *
 column_json(sqlite3_stmt *q, int i)
 {
+	const char *t;
+	char *end;
+	json_t *j;
 	double d;
 
 	switch (sqlite3_column_type(q, i)) {
@@ -51,8 +64,16 @@ column_json(sqlite3_stmt *q, int i)
 	case SQLITE_NULL:
 		return json_null();
 	default:
-		return json_stringn((const char *)sqlite3_column_text(q, i),
-		    (size_t)sqlite3_column_bytes(q, i));
+		t = (const char *)sqlite3_column_text(q, i);
+		if (json_column(sqlite3_column_name(q, i)) &&
+		    (j = json_loads(t, 0, NULL)) != NULL)
+			return j;
+		if (numeric_text && *t != '\0') {
+			d = strtod(t, &end);
+			if (*end == '\0' && isfinite(d))
+				return json_real(d);
+		}
+		return json_stringn(t, (size_t)sqlite3_column_bytes(q, i));
 	}
 }
 
@@ -317,9 +338,12 @@ board_request(const char *path, const char *light, const char *grade,
 		    "(SELECT max(run) FROM quality) ORDER BY rank", "SELECT "
 		    "count(*) FROM quality WHERE run = (SELECT max(run) FROM "
 		    "quality)", limit, offset, out);
-	else if (strcmp(path, "/v1/stress") == 0)
+	else if (strcmp(path, "/v1/stress") == 0) {
+		numeric_text = 1;
 		status = table_page(db, "SELECT * FROM stress ORDER BY rowid",
 		    "SELECT count(*) FROM stress", limit, offset, out);
+		numeric_text = 0;
+	}
 	else {
 		*out = json_error(NULL, "%s: no such resource", path);
 		status = 404;
