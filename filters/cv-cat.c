@@ -351,7 +351,6 @@ finish_output(struct out *o)
 	free(o->cols);
 	free(o->width);
 	buf_free(&o->line);
-	fshut(stdout, "stdout");
 }
 
 int
@@ -455,6 +454,8 @@ main(int argc, char *argv[])
 	finish_output(&o);
 	src_close(src);
 	schema_cleanup();
+	/* Last, as it exits on a write error: everything is freed by then. */
+	fshut(stdout, "stdout");
 	status = tally_finish(verbose);
 	if (verbose)
 		warnx("%.0f records/s", tally.read / (now_seconds() - t0));

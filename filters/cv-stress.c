@@ -116,7 +116,18 @@ bare(const char *key)
 	return strncmp(key, "make:", 5) == 0 ? key + 5 : key;
 }
 
-/* Parse -x; -1 after saying what is wrong. */
+static void
+scenario_free(struct scenario *s)
+{
+	int k;
+
+	free(s->name);
+	for (k = 0; k < s->nshock; k++)
+		free(s->seg[k]);
+	memset(s, 0, sizeof(*s));
+}
+
+/* Parse -x; -1 after saying what is wrong, with nothing of s kept. */
 static int
 parse_scenario(struct scenario *s, const char *arg)
 {
@@ -173,6 +184,8 @@ parse_scenario(struct scenario *s, const char *arg)
 		s->shock[s->nshock++] = x;
 	}
 	free(copy);
+	if (rc < 0)
+		scenario_free(s);
 	return rc;
 }
 
@@ -494,7 +507,7 @@ main(int argc, char *argv[])
 	struct rec *r;
 	struct view *v;
 	avro_schema_t gs;
-	int c, i, k, rc, verbose = 0, status;
+	int c, i, rc, verbose = 0, status;
 	int64_t nrec = 0;
 	const char *why;
 
@@ -540,8 +553,8 @@ main(int argc, char *argv[])
 				if (st.nsc == MAXSCEN)
 					warnx("-x: at most %d scenarios",
 					    MAXSCEN);
-				else
-					free(st.sc[st.nsc].name);
+				while (st.nsc > 0)
+					scenario_free(&st.sc[--st.nsc]);
 				usage(stderr);
 				return 2;
 			}
@@ -606,11 +619,8 @@ main(int argc, char *argv[])
 	valid_free(st.valid);
 	map_free(st.loans, free_loan);
 	free(st.book);
-	for (i = 0; i < st.nsc; i++) {
-		free(st.sc[i].name);
-		for (k = 0; k < st.sc[i].nshock; k++)
-			free(st.sc[i].seg[k]);
-	}
+	for (i = 0; i < st.nsc; i++)
+		scenario_free(&st.sc[i]);
 	schema_cleanup();
 	if (verbose)
 		warnx("%zu loans in the book", st.nbook);
