@@ -371,8 +371,11 @@ answer(void *cls, struct MHD_Connection *c, const char *url,
 	{
 		char *text;
 
+		const char *rec = MHD_lookup_connection_value(c,
+		    MHD_GET_ARGUMENT_KIND, "record");
+
 		status = value_request(rq->body.p ? rq->body.p : "",
-		    rq->body.len, &text);
+		    rq->body.len, rec != NULL && strcmp(rec, "0") != 0, &text);
 		return respond(c, url, method, rq, status, "application/json",
 		    text, strlen(text), 1);
 	}
@@ -592,7 +595,7 @@ main(int argc, char *argv[])
 	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)timeout,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(128 * 1024),
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
 	    MHD_OPTION_END);

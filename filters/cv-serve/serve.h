@@ -72,10 +72,11 @@ void		 value_init(const struct valuer_opts *);
 void		 value_cleanup(void);
 /*
  * Value the vehicle in the JSON body: 200 and the answer in *text (JSON,
- * malloc'd), or a 4xx status and an error object naming the field.
- * Thread-safe.
+ * malloc'd; with_record: with the whole Warning record), or a 4xx status
+ * and an error object naming the field.  Thread-safe.
  */
-int		 value_request(const char *body, size_t len, char **text);
+int		 value_request(const char *body, size_t len, int with_record,
+		    char **text);
 /* For /healthz: model version, state time; under the lock. */
 json_t		*value_health(void);
 

@@ -489,17 +489,83 @@ stage_out(struct sink *k, size_t *len)
 	return sink_memory(k, len);
 }
 
-/* Copy a field of the record into the answer, if it is there. */
-static void
-pick(json_t *ans, json_t *rec, const char *from, const char *to)
-{
-	json_t *j = json_object_get(rec, from);
+/* A top-level field of the answer record as JSON (unions unwrapped). */
+static json_t	*field_json_value(avro_value_t *);
 
-	json_object_set(ans, to ? to : from, j ? j : json_null());
+static json_t *
+field_json(avro_value_t *rec, const char *name)
+{
+	avro_value_t f, br, e;
+	const char *s;
+	size_t n, i;
+	double d;
+	int32_t i32;
+	int64_t i64;
+	int b;
+
+	if (avro_value_get_by_name(rec, name, &f, NULL) != 0)
+		return json_null();
+	if (avro_value_get_type(&f) == AVRO_UNION) {
+		avro_value_get_current_branch(&f, &br);
+		f = br;
+	}
+	switch (avro_value_get_type(&f)) {
+	case AVRO_DOUBLE:
+		avro_value_get_double(&f, &d);
+		return isfinite(d) ? json_real(d) : json_null();
+	case AVRO_INT32:
+		avro_value_get_int(&f, &i32);
+		return json_integer(i32);
+	case AVRO_INT64:
+		avro_value_get_long(&f, &i64);
+		return json_integer(i64);
+	case AVRO_BOOLEAN:
+		avro_value_get_boolean(&f, &b);
+		return json_boolean(b);
+	case AVRO_STRING:
+		avro_value_get_string(&f, &s, &n);
+		return json_stringn(s, n ? n - 1 : 0);
+	case AVRO_ENUM:
+		avro_value_get_enum(&f, &i32);
+		return json_string(avro_schema_enum_get(
+		    avro_value_get_schema(&f), i32));
+	case AVRO_ARRAY: {
+		json_t *a = json_array();
+
+		avro_value_get_size(&f, &n);
+		for (i = 0; i < n; i++) {
+			avro_value_get_by_index(&f, i, &e, NULL);
+			json_array_append_new(a, field_json_value(&e));
+		}
+		return a;
+	}
+	default:
+		return json_null();
+	}
 }
 
 static json_t *
-answer(json_t *rec, const struct vehicle_in *in)
+field_json_value(avro_value_t *f)
+{
+	const char *str;
+	size_t n;
+
+	if (avro_value_get_type(f) == AVRO_STRING) {
+		avro_value_get_string(f, &str, &n);
+		return json_stringn(str, n ? n - 1 : 0);
+	}
+	return json_null();
+}
+
+/* Copy a field of the record into the answer. */
+static void
+pick(json_t *ans, avro_value_t *rec, const char *from, const char *to)
+{
+	json_object_set_new(ans, to ? to : from, field_json(rec, from));
+}
+
+static json_t *
+answer(avro_value_t *rec, const struct vehicle_in *in)
 {
 	json_t *a = json_object(), *served = json_object();
 	char when[40];
@@ -529,7 +595,7 @@ answer(json_t *rec, const struct vehicle_in *in)
 	}
 	json_object_set_new(a, "served", served);
 	pick(a, rec, "prev_value", "comparable_vehicle_price");
-	pick(a, rec, "segment_last_price", "segment_last_price");
+	pick(a, rec, "segment_last_price", NULL);
 	pick(a, rec, "grade", NULL);
 	pick(a, rec, "score", NULL);
 	pick(a, rec, "tier", NULL);
@@ -543,33 +609,38 @@ answer(json_t *rec, const struct vehicle_in *in)
 }
 
 /*
- * The answer's text: the summary, then "record", the Warning record as
- * cv-cat -f json prints it (numbers in their shortest exact form).
+ * The answer's text: the summary and, asked for, "record": the Warning
+ * record as cv-cat -f json prints it (numbers in their shortest exact
+ * form; the printing costs most of a request, so it is not the default).
  */
 static char *
-answer_text(json_t *a, const char *line, size_t linelen)
+answer_text(json_t *a, int with_record)
 {
 	struct buf b = { 0 };
 	char *s = json_dumps(a, JSON_COMPACT | JSON_REAL_PRECISION(15));
-	size_t n = strlen(s);
+	size_t n = strlen(s), len;
 
 	buf_add(&b, s, n - 1);		/* without its '}' */
-	buf_add(&b, ",\"record\":", 10);
-	while (linelen > 0 && line[linelen - 1] == '\n')
-		linelen--;
-	buf_add(&b, line, linelen);
-	buf_add(&b, "}\n", 2);
 	free(s);
+	if (with_record) {
+		buf_clear(&v.line);
+		flat_json(v.flat, &v.w, &v.line);
+		len = v.line.len;
+		while (len > 0 && v.line.p[len - 1] == '\n')
+			len--;
+		buf_add(&b, ",\"record\":", 10);
+		buf_add(&b, v.line.p, len);
+	}
+	buf_add(&b, "}\n", 3);
 	return b.p;
 }
 
-/* The chain, under the lock: 0 with the record, or -1 with v.why. */
+/* The chain, under the lock: 0 with the answer in v.w, or -1 with v.why. */
 static int
-run_chain(json_t **rec)
+run_chain(void)
 {
 	const char *p;
 	size_t n;
-	json_error_t jerr;
 
 	sink_memory_clear(v.a);
 	sink_memory_clear(v.b);
@@ -589,10 +660,6 @@ run_chain(json_t **rec)
 	avro_value_reset(&v.w);
 	if (avro_value_read(v.mr, &v.w) != 0)
 		errx(1, "request: the warning record: %s", avro_strerror());
-	buf_clear(&v.line);
-	flat_json(v.flat, &v.w, &v.line);
-	if ((*rec = json_loadb(v.line.p, v.line.len, 0, &jerr)) == NULL)
-		errx(1, "request: the warning record as JSON: %s", jerr.text);
 	return 0;
 }
 
@@ -615,7 +682,7 @@ field_of(const char *why)
 	return NULL;
 }
 
-static int	value_json(const char *, size_t, json_t **, char **);
+static int	value_json(const char *, size_t, int, json_t **, char **);
 
 static char *
 error_text(json_t *err)
@@ -629,22 +696,23 @@ error_text(json_t *err)
 }
 
 int
-value_request(const char *body, size_t len, char **text)
+value_request(const char *body, size_t len, int with_record, char **text)
 {
 	json_t *out = NULL;
-	char *t;
+	char *t = NULL;
 	int status;
 
-	status = value_json(body, len, &out, &t);
+	status = value_json(body, len, with_record, &out, &t);
 	*text = out != NULL ? error_text(out) : t;
 	return status;
 }
 
 static int
-value_json(const char *body, size_t len, json_t **out, char **text)
+value_json(const char *body, size_t len, int with_record, json_t **out,
+    char **text)
 {
 	json_error_t jerr;
-	json_t *req, *rec = NULL;
+	json_t *req;
 	struct vehicle_in in;
 	char make[MAX_TEXT + 1], when[40];
 	int status = 200;
@@ -676,19 +744,18 @@ value_json(const char *body, size_t len, json_t **out, char **text)
 		status = 422;
 	} else {
 		encode_vehicle(&in);
-		if (run_chain(&rec) < 0) {
+		if (run_chain() < 0) {
 			*out = json_error(field_of(v.why), "%s: %s", v.stage,
 			    v.why[0] ? v.why : "not valued");
 			status = 422;
 		} else {
-			json_t *a = answer(rec, &in);
+			json_t *a = answer(&v.w, &in);
 
-			*text = answer_text(a, v.line.p, v.line.len);
+			*text = answer_text(a, with_record);
 			json_decref(a);
 		}
 	}
 	pthread_mutex_unlock(&v.lock);
-	json_decref(rec);
 	json_decref(req);
 	return status;
 }

@@ -45,6 +45,10 @@ check "/v1/value: level, staleness, grade, LTV and light with reasons" test \
     ("GREEN", "YELLOW", "RED"), type(j["reasons"]) is list,
     j["record"]["light"] == j["light"])')" = \
     "('trim', '2026-07-16T00:00:00Z', True, True, True, True, True, True)"
+st=$(post "$V" record=0)
+check "/v1/value: the record only when asked for" test "$st" = 200 -a \
+    "$(json_get "$T/resp" '"record" in j, j["light"] is not None')" = \
+    "(False, True)"
 st=$(post '{"make":"Honda","model":"Odyssey","model_year":2010,
     "mileage_km":120000,"condition":0.5}')
 check "/v1/value: without a balance, graded and not lit" test "$st" = 200 -a \
