@@ -86,6 +86,27 @@ fstage_time(const struct state *st)
 	return st->max_t;
 }
 
+int64_t
+fstage_sales_time(struct state *st, const char *segment, const char *region,
+    const char *level)
+{
+	struct lookup *lk;
+	double t;
+	int i;
+
+	if (level == NULL || strlen(segment) > MAX_SEGMENT ||
+	    strlen(region) >= 64)
+		return INT64_MIN;
+	lk = find_index(st, segment, region);
+	for (i = 0; i < lk->nl; i++)
+		if (strcmp(lk->lv[i].name, level) == 0 && lk->dk[i] != NULL) {
+			t = wls_last(lk->dk[i]->wls);
+			return isfinite(t) ? (int64_t)(t * MS_PER_DAY) :
+			    INT64_MIN;
+		}
+	return INT64_MIN;
+}
+
 int
 fstage_knows(const struct state *st, const char *key)
 {

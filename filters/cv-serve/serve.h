@@ -39,6 +39,10 @@ void		 fstage_cleanup(void);
 struct state	*fstage_open(const char *path);
 void		 fstage_close(struct state *);
 int64_t		 fstage_time(const struct state *);	/* latest event */
+/* When the sales of a decay level serving segment|region last changed
+ * (the last sale learned there), ms; INT64_MIN if never. */
+int64_t		 fstage_sales_time(struct state *, const char *segment,
+		    const char *region, const char *level);
 /* Whether the state knows a decay level (a make key: "toyota"). */
 int		 fstage_knows(const struct state *, const char *key);
 /* One VehicleObs (an Event's encoding) to Features in out; -1 rejected. */

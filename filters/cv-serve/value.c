@@ -584,14 +584,22 @@ answer(avro_value_t *rec, const struct vehicle_in *in)
 	pick(served, rec, "mpi_source", "index_source");
 	pick(served, rec, "valuation_model", "model");
 	pick(served, rec, "model_version", NULL);
-	if (at != INT64_MIN) {
-		json_object_set_new(served, "data_as_of",
-		    json_string(time_format(at, when, sizeof(when))));
-		json_object_set_new(served, "stale_days",
-		    json_real(round((in->t - at) / MS_PER_DAY * 10) / 10));
-	} else {
-		json_object_set_new(served, "data_as_of", json_null());
-		json_object_set_new(served, "stale_days", json_null());
+	/* How stale: the last sale the serving level learned, and the
+	 * state's latest event (an index value may be newer). */
+	{
+		json_t *lv = json_object_get(served, "level");
+		int64_t sale = fstage_sales_time(v.st, in->segment, in->reg,
+		    json_string_value(lv));
+
+		json_object_set_new(served, "sales_as_of", sale ==
+		    INT64_MIN ? json_null() : json_string(time_format(sale,
+		    when, sizeof(when))));
+		json_object_set_new(served, "stale_days", sale == INT64_MIN ?
+		    json_null() : json_real(round((in->t - sale) / MS_PER_DAY *
+		    10) / 10));
+		json_object_set_new(served, "data_as_of", at == INT64_MIN ?
+		    json_null() : json_string(time_format(at, when,
+		    sizeof(when))));
 	}
 	json_object_set_new(a, "served", served);
 	pick(a, rec, "prev_value", "comparable_vehicle_price");

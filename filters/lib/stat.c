@@ -443,6 +443,12 @@ wls_fit(const struct wls *s, double t, struct wlsfit *out)
 	return 0;
 }
 
+double
+wls_last(const struct wls *s)
+{
+	return s->t_last;
+}
+
 int
 wls_fit_cached(struct wls *s, double t, struct wlsfit *out)
 {

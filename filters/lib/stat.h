@@ -131,6 +131,8 @@ int		 wls_fit(const struct wls *, double t, struct wlsfit *out);
  * Gives the same numbers as wls_fit, bit for bit.
  */
 int		 wls_fit_cached(struct wls *, double t, struct wlsfit *out);
+/* The time of the last point added (-INFINITY before the first). */
+double		 wls_last(const struct wls *);
 double		 wls_predict(const struct wlsfit *, const double *x);
 
 /*

@@ -4,9 +4,11 @@
 "use strict";
 
 const $ = (sel) => document.querySelector(sel);
-const fmt = (x, d = 0) => x == null ? "–" :
-  Number(x).toLocaleString("en-US", { maximumFractionDigits: d,
-    minimumFractionDigits: d });
+// Numbers with thousands separators; beyond a billion (an interval from
+// data years older than the date) in powers of ten.
+const fmt = (x, d = 0) => x == null ? "–" : Math.abs(x) >= 1e9 ?
+  Number(x).toExponential(2) : Number(x).toLocaleString("en-US",
+    { maximumFractionDigits: d, minimumFractionDigits: d });
 const esc = (s) => String(s ?? "").replace(/[&<>"']/g,
   (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;",
     "'": "&#39;" }[c]));
@@ -44,7 +46,8 @@ $("#vehicle-form").addEventListener("submit", async (ev) => {
     const a = await r.json();
     if (!r.ok) {
       $("#result").hidden = true;
-      $("#error").textContent = (a.field ? a.field + ": " : "") + a.error;
+      $("#error").textContent = a.error;
+      $("#error").dataset.field = a.field || "";
       $("#error").hidden = false;
       document.body.dataset.state = "error";
       return;
@@ -59,7 +62,8 @@ $("#vehicle-form").addEventListener("submit", async (ev) => {
     $("#level-out").textContent = `${s.level || "no fit"} level of ${s.segment}, ` +
       `${fmt(s.comparables, 1)} effective comparables; index ${s.index_level || "none"}; ` +
       `${s.model} model v${s.model_version}`;
-    $("#stale-out").textContent = `${s.data_as_of || "–"} (${fmt(s.stale_days, 1)} days before the date)`;
+    $("#stale-out").textContent = `last sale at that level ${s.sales_as_of || "–"} ` +
+      `(${fmt(s.stale_days, 1)} days before the date); market data ${s.data_as_of || "–"}`;
     $("#grade-out").textContent = `${a.grade} (score ${fmt(a.score, 1)}${a.watchlist ? ", on the watch list" : ""})`;
     $("#ltv-out").textContent = a.ltv == null ? "no balance" : fmt(a.ltv, 2);
     $("#reasons-out").textContent = (a.reasons || []).join(", ") || "–";
