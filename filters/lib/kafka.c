@@ -1,6 +1,10 @@
 /* kafka.c: topics as record sources and sinks (see kafka.h). */
+#include <sys/file.h>
+
 #include <err.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,8 +25,13 @@ struct kafka_conf kafka = { .from = INT64_MIN, .until = INT64_MAX,
 	.idle = 2 };
 int32_t kafka_from_partition = -1;
 
-/* Deliveries, over the process: failures make the exit status 1. */
-static int64_t delivered, undelivered;
+/*
+ * Deliveries, over the process: failures make the exit status 1.  Every
+ * message librdkafka took (produced) comes back delivered, undelivered,
+ * or withdrawn with a transaction aborted on purpose; refused: those it
+ * did not take (counted in undelivered too).
+ */
+static int64_t delivered, undelivered, produced, refused, withdrawn;
 /* The producer, if any: the consumer flushes it before storing offsets
  * (with --eos: sends them in its transaction). */
 static rd_kafka_t *producer;
@@ -1129,7 +1138,10 @@ on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
 {
 	(void)rk;
 	(void)opaque;
-	if (msg->err) {
+	if (msg->err == RD_KAFKA_RESP_ERR__PURGE_QUEUE ||
+	    msg->err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT)
+		withdrawn++;	/* an aborted transaction's (forget_acked) */
+	else if (msg->err) {
 		if (undelivered++ < 5)
 			warnx("kafka: delivery to %s[%d] failed: %s",
 			    rd_kafka_topic_name(msg->rkt), (int)msg->partition,
@@ -1142,6 +1154,48 @@ static int
 field_index(avro_schema_t rec, const char *name)
 {
 	return avro_schema_record_field_get_index(rec, name);
+}
+
+/*
+ * --eos: a transactional.id that a restart takes over, GROUP.HOST.SLOT
+ * with the first slot that no live process on this host holds (a lock
+ * file each, in $XDG_RUNTIME_DIR or /tmp, released by the kernel when its
+ * holder dies).  A restart's init_transactions() then aborts the open
+ * transaction of the instance that was killed at once; with an id of its
+ * own (the pid's) that transaction stayed open for transaction.timeout.ms
+ * (60 s), holding up the group's offsets and every read_committed reader
+ * of the output.  Zombies are fenced by the group's generation, sent with
+ * the offsets (KIP-447), so instances on several hosts need no more.
+ */
+static void
+txn_id(char *id, size_t n)
+{
+	static int lockfd = -1;
+	const char *dir = getenv("XDG_RUNTIME_DIR"), *g = kafka.group ?
+	    kafka.group : program_invocation_short_name;
+	char host[128] = "", path[PATH_MAX], *p;
+	int slot;
+
+	gethostname(host, sizeof(host) - 1);
+	if (dir == NULL || *dir == '\0')
+		dir = "/tmp";
+	for (slot = 0; slot < 1024; slot++) {
+		snprintf(id, n, "%s.%s.%d", g, host, slot);
+		snprintf(path, sizeof(path), "%s/cvpipe-txn.%ld.", dir,
+		    (long)getuid());
+		for (p = id; *p; p++)	/* a file name, whatever the group */
+			snprintf(path + strlen(path), sizeof(path) -
+			    strlen(path), *p == '/' ? "%%2F" : "%c", *p);
+		if ((lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC,
+		    0600)) < 0)
+			err(1, "kafka: --eos: %s", path);
+		if (flock(lockfd, LOCK_EX | LOCK_NB) == 0)
+			return;		/* held until the process ends */
+		if (errno != EWOULDBLOCK)
+			err(1, "kafka: --eos: %s", path);
+		close(lockfd);
+	}
+	errx(1, "kafka: --eos: 1024 instances of group %s on this host", g);
 }
 
 struct kout *
@@ -1167,14 +1221,9 @@ kout_open(const char *schema_text)
 	if (!user_set("enable.idempotence"))
 		set(conf, "enable.idempotence", "true");
 	if (kafka.eos && !user_set("transactional.id")) {
-		/* One per process: fencing is by the consumer group's
-		 * generation, sent with the offsets (KIP-447). */
-		char id[300], host[128] = "";
+		char id[400];
 
-		gethostname(host, sizeof(host) - 1);
-		snprintf(id, sizeof(id), "%s.%s.%ld", kafka.group ?
-		    kafka.group : program_invocation_short_name, host,
-		    (long)getpid());
+		txn_id(id, sizeof(id));
 		set(conf, "transactional.id", id);
 	}
 	if (!user_set("linger.ms"))
@@ -1239,11 +1288,14 @@ produce(struct kout *k, int32_t partition, const char *key, size_t keylen,
 		rd_kafka_poll(k->rk, 100);
 	}
 	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		refused++;
 		if (undelivered++ < 5)
 			warnx("kafka: %s: %s", kafka.out_topic,
 			    rd_kafka_err2str(e));
-	} else
+	} else {
+		produced++;
 		txn_msgs++;
+	}
 	rd_kafka_poll(k->rk, 0);
 }
 
@@ -1305,8 +1357,7 @@ kout_close(struct kout *k)
 			    rd_kafka_error_string(e));
 	}
 	rd_kafka_flush(k->rk, 60 * 1000);
-	left = rd_kafka_outq_len(k->rk);
-	if (left > 0)
+	if ((left = rd_kafka_outq_len(k->rk)) > 0)
 		warnx("kafka: %lld messages not delivered in 60 s",
 		    (long long)left);
 	rd_kafka_topic_destroy(k->rkt);
@@ -1316,5 +1367,14 @@ kout_close(struct kout *k)
 	walker_free(k->walker);
 	buf_free(&k->msg);
 	free(k);
-	return undelivered + left;
+	/*
+	 * Every message taken must have come back acknowledged: one that
+	 * is neither (its delivery report never came) is as lost as one
+	 * that failed, and counts in the exit status.
+	 */
+	left = produced - delivered - (undelivered - refused) - withdrawn;
+	if (left > 0)
+		warnx("kafka: %lld of %lld messages never acknowledged by "
+		    "the broker", (long long)left, (long long)produced);
+	return undelivered + (left > 0 ? left : 0);
 }
