@@ -89,8 +89,8 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp, "usage: cv-train [-v] [-c min-class] [-e on-error] "
-	    "[-f from] [-i interval] [-k kinds] [-n min-rows] [-r method] "
-	    "[-u until] -m models.db [file ...]\n");
+	    "[-f since] [-i interval] [-k kinds] [-n min-rows] [-r method] "
+	    "[-u before] -m models.db [file ...]\n");
 }
 
 static void
