@@ -1,0 +1,69 @@
+#!/bin/sh
+# kafka-big: a topic far beyond the 5 MiB a partition that librdkafka's
+# mock keeps, on Apache Kafka (README, Kafka).
+#
+#   - A cv-sim stream of a million records (about 100 MB) written to a
+#     topic of four partitions with cv-cat -T: exit 0, and the topic holds
+#     each record once (an IndexObs once per partition), counted by kcat.
+#   - Read back with cv-cat -t -E -f csv: the file's records, as a
+#     multiset.
+#   - Copied topic to topic under --eos (a million messages in
+#     transactions): the copy holds the same multiset, read_committed.
+#   - The broker killed (SIGKILL) while a writer is at it, with a 5 s
+#     message timeout: the writer says how many records were not
+#     delivered and exits 1 (a writer that exits 0 has had every message
+#     acknowledged).
+# Run from the repository root with the programs on PATH (tests/run does).
+set -u
+. tests/e2e/common.inc
+T=$(mktemp -d "${TMPDIR:-/tmp}/kafka-big.XXXXXX")
+. tests/fixtures/kafka-lib.sh
+need_kcat
+if [ "${VALGRIND:-0}" = 1 ]; then
+	echo "skip: not under valgrind (a million records)"
+	exit 77
+fi
+N=1000000
+TO=
+command -v timeout > /dev/null 2>&1 && TO="timeout 600"
+
+cv-sim -N $N -s 3 -o "$T/big.avro"
+cv-cat -f csv "$T/big.avro" | sed 1d |
+    awk -F, '{ print; if ($1 == "IndexObs") for (i = 1; i < 4; i++) print }' \
+    > "$T/want"
+nwant=$(wc -l < "$T/want")
+start_broker B 4 big,copy,cut
+
+$TO cv-cat -b "$B" -T ${KT}big -f avro "$T/big.avro" 2> "$T/write.err"
+st=$?
+n=$(count_msgs "$B" big)
+checkx "cv-cat -T big: exit $st, $n messages for the file's $N records ($nwant with the index values in every partition)" \
+    '[ $st -eq 0 ] && [ $n -eq $nwant ]'
+
+$TO cv-cat -b "$B" -t ${KT}big -E -G ${KT}rbig -f csv 2> "$T/read.err" |
+    sed 1d > "$T/got"
+st=$?
+checkx "cv-cat -t big -E: exit $st, the file's records ($(wc -l < "$T/got"))" \
+    '[ $st -eq 0 ] && msets_equal "$T/got" "$T/want"'
+
+$TO cv-cat --eos -b "$B" -t ${KT}big -E -G ${KT}cbig $FAST_GROUP -f avro \
+    -T ${KT}copy 2> "$T/copy.err"
+st=$?
+wait_msgs "$B" copy "$nwant"
+$TO cv-cat -b "$B" -t ${KT}copy -E -G ${KT}rcopy -f csv 2> /dev/null |
+    sed 1d > "$T/copy"
+checkx "cv-cat --eos -t big -E -T copy: exit $st, the copy holds the same records ($(wc -l < "$T/copy"))" \
+    '[ $st -eq 0 ] && msets_equal "$T/copy" "$T/want"'
+
+if [ -z "${KAFKA_BROKERS:-}" ]; then
+	cv-cat -b "$B" -T ${KT}cut -f avro -X message.timeout.ms=5000 \
+	    "$T/big.avro" 2> "$T/cut.err" &
+	wp=$!
+	poll 300 test "$(count_msgs "$B" cut)" -gt 1000
+	scripts/kafka kill "$KAFKA_DIR" 1
+	wait $wp
+	st=$?
+	grep -v '^%' "$T/cut.err" | tail -2 | sed 's/^/# /'
+	checkx "the broker killed under a writer: exit $st (1), and it says how many records were not delivered" \
+	    '[ $st -eq 1 ] && grep -q "records not delivered" "$T/cut.err"'
+fi
