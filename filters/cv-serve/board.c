@@ -68,7 +68,9 @@ column_json(sqlite3_stmt *q, int i)
 		if (json_column(sqlite3_column_name(q, i)) &&
 		    (j = json_loads(t, 0, NULL)) != NULL)
 			return j;
-		if (numeric_text && *t != '\0') {
+		/* A scenario is a name ("-0.10" too), not a number. */
+		if (numeric_text && *t != '\0' &&
+		    strcmp(sqlite3_column_name(q, i), "scenario") != 0) {
 			d = strtod(t, &end);
 			if (*end == '\0' && isfinite(d))
 				return json_real(d);

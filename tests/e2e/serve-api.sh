@@ -38,6 +38,7 @@ V='{"make":"Toyota","model":"Camry","trim":"LE","model_year":2012,
 st=$(post "$V")
 check "/v1/value: 200, a value inside its interval" test "$st" = 200 -a \
     "$(json_get "$T/resp" 'j["value_lo"] < j["value"] < j["value_hi"]')" = True
+cp "$T/resp" "$T/first"
 check "/v1/value: level, staleness, grade, LTV and light with reasons" test \
     "$(json_get "$T/resp" '(j["served"]["level"], j["served"]["data_as_of"],
     j["served"]["stale_days"] > 0, j["grade"] is not None,
@@ -105,7 +106,7 @@ check "/v1/quality: the league table" test "$st" = 200 -a \
 st=$(get /v1/stress)
 check "/v1/stress: base and the two scenarios, as numbers" test "$st" = 200 \
     -a "$(json_get "$T/resp" '[i["scenario"] for i in j["items"]],
-    j["items"][0]["loans"]')" = "(['base', -0.1, 'decay:0.05'], \
+    j["items"][0]["loans"]')" = "(['base', '-0.10', 'decay:0.05'], \
 $(q "select loans from stress where scenario = 'base'").0)"
 st=$(get /)
 check "/: the page" test "$st" = 200 -a "$(grep -c 'id="vehicle-form"' \
@@ -195,6 +196,24 @@ check "/metrics: requests by route and status, latency histogram, errors" \
     -e '^cv_serve_errors_total{route="/v1/value"} [1-9]' \
     -e '^cv_serve_timeouts_total [1-9]' \
     -e '^# TYPE cv_serve_request_seconds histogram' "$T/resp")" = 7
+# Many requests at other dates and of other vehicles, four at a time:
+# the answer for the first vehicle does not move (each request is served
+# from the state as read).
+pids=
+for k in 1 2 3 4; do
+	(for y in 2005 2008 2011 2014; do
+		for d in 2026-08-01 2027-03-15 2030-01-01; do
+			curl -s -o /dev/null -d "{\"make\":\"Toyota\",\"model\":
+			    \"Camry\",\"model_year\":$y,\"mileage_km\":9000$k,
+			    \"region\":\"ca\",\"date\":\"$d\"}" "$URL/v1/value"
+		done
+	done) &
+	pids="$pids $!"
+done
+wait $pids
+post "$V" > /dev/null
+check "the same vehicle, the same answer after 48 others at other dates" \
+    cmp -s "$T/first" "$T/resp"
 check "still up after every bad request" test "$(get /healthz)" = 200
 cksum "$T/state.db" "$T/models.db" "$T/cvpipe.db" > "$T/sums.after"
 check "read-only: the state, the models and the tables unchanged" \
