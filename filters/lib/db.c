@@ -10,6 +10,15 @@
 #include "lib/db.h"
 #include "lib/util.h"
 
+/* Say why path did not open, close what sqlite allocated and exit 1. */
+static void __attribute__((noreturn))
+open_failed(sqlite3 *db, const char *path)
+{
+	warnx("%s: %s", path, db ? sqlite3_errmsg(db) : "cannot open");
+	sqlite3_close(db);
+	exit(1);
+}
+
 sqlite3 *
 db_open(const char *path)
 {
@@ -17,8 +26,7 @@ db_open(const char *path)
 	int rc, tries;
 
 	if (sqlite3_open(path, &db) != SQLITE_OK)
-		errx(1, "%s: %s", path, db ? sqlite3_errmsg(db) :
-		    "cannot open");
+		open_failed(db, path);
 	sqlite3_busy_timeout(db, 10000);
 	/* Switching a new database to WAL takes it whole, and sqlite does
 	 * not wait for that on the busy timeout: two processes starting on
@@ -27,7 +35,7 @@ db_open(const char *path)
 	    NULL, NULL, NULL)) == SQLITE_BUSY && tries < 1000; tries++)
 		nanosleep(&(struct timespec){ 0, 10 * 1000 * 1000 }, NULL);
 	if (rc != SQLITE_OK)
-		errx(1, "%s: %s", path, sqlite3_errmsg(db));
+		open_failed(db, path);
 	return db;
 }
 
@@ -58,8 +66,7 @@ db_open_readonly(const char *path)
 
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) !=
 	    SQLITE_OK)
-		errx(1, "%s: %s", path, db ? sqlite3_errmsg(db) :
-		    "cannot open");
+		open_failed(db, path);
 	sqlite3_busy_timeout(db, 10000);
 	rc = sqlite3_exec(db, "SELECT count(*) FROM sqlite_schema", NULL,
 	    NULL, NULL);
@@ -81,11 +88,11 @@ db_open_readonly(const char *path)
 		    path);
 	free(wal);
 	uri = immutable_uri(path);
-	if (sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
-	    NULL) != SQLITE_OK)
-		errx(1, "%s: %s", path, db ? sqlite3_errmsg(db) :
-		    "cannot open");
+	rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI,
+	    NULL);
 	free(uri);
+	if (rc != SQLITE_OK)
+		open_failed(db, path);
 	return db;
 }
 

@@ -98,9 +98,11 @@ models_open_readonly(const char *path)
 
 	/* A file that is no store: say so, not "no such table". */
 	if (sqlite3_prepare_v2(db, "SELECT 1 FROM versions, models LIMIT 1",
-	    -1, &q, NULL) != SQLITE_OK)
-		errx(1, "%s: not a model store (%s)", path,
-		    sqlite3_errmsg(db));
+	    -1, &q, NULL) != SQLITE_OK) {
+		warnx("%s: not a model store (%s)", path, sqlite3_errmsg(db));
+		sqlite3_close(db);
+		exit(1);
+	}
 	sqlite3_finalize(q);
 	return db;
 }
