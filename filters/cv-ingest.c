@@ -22,6 +22,7 @@
 
 #include "lib/csv.h"
 #include "lib/kafka.h"
+#include "lib/kinds.h"
 #include "lib/schema.h"
 #include "lib/stream.h"
 #include "lib/timeparse.h"
@@ -30,10 +31,12 @@
 
 #define MS_PER_DAY	86400000LL
 #define KM_PER_MILE	1.609344
+#define MAX_FIELDS	32	/* of a type, see vehicle_defs */
 
 enum kind {
 	K_TEXT,		/* trimmed text */
 	K_ID,		/* text, lower case */
+	K_ATTR,		/* optional text, lower case, may have kinds */
 	K_SEGMENT,	/* normalised key; derived when not mapped */
 	K_TIME,		/* timestamp-millis */
 	K_DATE,		/* days */
@@ -58,7 +61,8 @@ struct fdef {
 enum {
 	V_ID, V_LOAN, V_SOURCE, V_MAKE, V_MODEL, V_TRIM, V_SEGMENT, V_REGION,
 	V_OBSERVED, V_YEAR, V_MILEAGE, V_CONDITION, V_PRICE, V_REFERENCE,
-	V_BALANCE, V_CURRENCY
+	V_BALANCE, V_CURRENCY, V_BODY, V_TRANSMISSION, V_SELLER,
+	V_SELLER_KIND, V_COLOUR, V_INTERIOR
 };
 enum { I_SOURCE, I_SEGMENT, I_REGION, I_PERIOD, I_PUBLISHED, I_VALUE,
 	I_VOLUME, I_SUPPLY };
@@ -80,6 +84,12 @@ static const struct fdef vehicle_defs[] = {
 	{ "reference_value", K_MONEY, 0, NULL },
 	{ "loan_balance", K_BALANCE, 0, NULL },
 	{ "currency", K_TEXT, 0, "USD" },
+	{ "body", K_ATTR, 0, NULL },
+	{ "transmission", K_ATTR, 0, NULL },
+	{ "seller", K_ATTR, 0, NULL },
+	{ "seller_kind", K_ATTR, 0, NULL },
+	{ "colour", K_ATTR, 0, NULL },
+	{ "interior", K_ATTR, 0, NULL },
 };
 
 static const struct fdef index_defs[] = {
@@ -105,6 +115,7 @@ struct fmap {
 	char		*missing;	/* comma-separated markers of no value */
 	int		 miles;
 	enum scale	 scale;
+	struct kinds	*kinds;		/* words naming a kind, or NULL */
 	int		 col;		/* resolved per file; -1 none */
 	int		 avro_index;
 };
@@ -113,7 +124,7 @@ struct ingest {
 	int		 is_vehicle;
 	const struct fdef *defs;
 	size_t		 ndefs;
-	struct fmap	 map[16];
+	struct fmap	 map[MAX_FIELDS];
 	long		 lag_days;
 	int		 json;
 	int		 sort;
@@ -137,6 +148,7 @@ struct ingest {
 	const char	*raw;
 	size_t		 rawlen;
 	int		 stop;		/* --on-error fail was hit */
+	char		*map_dir;	/* of the map being read, for kinds */
 };
 
 struct held {
@@ -285,6 +297,11 @@ map_setting(struct ingest *g, const char *s, const char *where)
 	}
 	else if (strcmp(dot + 1, "missing") == 0)
 		replace(&m->missing, eq + 1);
+	else if (strcmp(dot + 1, "kinds") == 0 &&
+	    g->defs[i].kind == K_ATTR) {
+		kinds_free(m->kinds);
+		m->kinds = kinds_load(eq + 1, g->map_dir, where);
+	}
 	else if (strcmp(dot + 1, "unit") == 0 && (strcmp(eq + 1, "mi") == 0 ||
 	    strcmp(eq + 1, "km") == 0))
 		m->miles = eq[1] == 'm';
@@ -297,7 +314,7 @@ map_setting(struct ingest *g, const char *s, const char *where)
 		m->scale = SCALE_AUCTION;
 	else {
 		warnx("%s: %s: unknown attribute or value (format, missing, "
-		    "unit=mi|km, scale=0-1|1-5|auction)", where, s);
+		    "unit=mi|km, scale=0-1|1-5|auction, kinds)", where, s);
 		exit(2);
 	}
 	free(key);
@@ -314,6 +331,12 @@ load_map(struct ingest *g, const char *path)
 
 	if (fp == NULL)
 		err(2, "%s", path);
+	free(g->map_dir);
+	g->map_dir = estrdup(path);
+	if ((s = strrchr(g->map_dir, '/')) != NULL)
+		*s = '\0';
+	else
+		replace(&g->map_dir, ".");
 	while ((len = getline(&line, &cap, fp)) > 0) {
 		no++;
 		/* Else the line would end at the NUL, unseen. */
@@ -335,6 +358,9 @@ load_map(struct ingest *g, const char *path)
 		err(2, "%s", path);
 	free(line);
 	fclose(fp);
+	/* -m and -s name files from the working directory. */
+	free(g->map_dir);
+	g->map_dir = NULL;
 }
 
 /* Find the column for a mapping in this file's header; -1 if absent. */
@@ -700,10 +726,10 @@ check_text(struct ingest *g, size_t i, const char *s)
 static void
 ingest_row(struct ingest *g)
 {
-	double d[16];
-	int64_t l[16];
-	int has[16];
-	char *str[16];
+	double d[MAX_FIELDS];
+	int64_t l[MAX_FIELDS];
+	int has[MAX_FIELDS];
+	char *str[MAX_FIELDS];
 	const char *s;
 	struct buf key = { 0 };
 	size_t i;
@@ -732,6 +758,7 @@ ingest_row(struct ingest *g)
 		case K_TEXT:
 		case K_SEGMENT:
 		case K_ID:
+		case K_ATTR:
 			bad = check_text(g, i, s);
 			break;
 		default:
@@ -745,10 +772,14 @@ ingest_row(struct ingest *g)
 			str[i] = estrdup(s);
 			break;
 		case K_ID:
+		case K_ATTR:
 			str[i] = estrdup(s);
 			for (y = 0; str[i][y]; y++)
 				str[i][y] = (char)tolower(
 				    (unsigned char)str[i][y]);
+			if (g->map[i].kinds != NULL)
+				replace(&str[i], kinds_of(g->map[i].kinds,
+				    str[i]));
 			break;
 		default:
 			bad = convert(g, i, s, &d[i], &l[i]);
@@ -791,6 +822,7 @@ ingest_row(struct ingest *g)
 			switch (g->defs[i].kind) {
 			case K_TEXT:
 			case K_ID:
+			case K_ATTR:
 			case K_SEGMENT:
 				set_string(&g->branch, idx, str[i],
 				    !g->defs[i].required &&
@@ -1090,7 +1122,9 @@ free_ingest(struct ingest *g)
 		free(g->map[i].constant);
 		free(g->map[i].format);
 		free(g->map[i].missing);
+		kinds_free(g->map[i].kinds);
 	}
+	free(g->map_dir);
 	avro_value_decref(&g->event);
 	avro_value_iface_decref(g->iface);
 	avro_writer_free(g->mw);
