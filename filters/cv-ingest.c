@@ -174,7 +174,7 @@ help(void)
 	    "line)\n"
 	    "  -M, --map FILE       mapping file (pipelines/maps/*.map)\n"
 	    "  -m, --map-field F=C  fill field F from column C (name, A|B, "
-	    "or $N)\n"
+	    "A| if any, or $N)\n"
 	    "  -o, --output FILE    write there instead of stdout\n"
 	    "  -S, --sort           emit in event time (several inputs "
 	    "always are)\n"
@@ -410,6 +410,10 @@ resolve_columns(struct ingest *g)
 				bad = 1;
 				break;
 			}
+		/* "A|": column A if the file has it, else unknown. */
+		if (c < 0 && g->map[i].column[strlen(g->map[i].column) - 1] ==
+		    '|')
+			continue;
 		if (c < 0) {
 			warnx("%s: no column %s for field %s", g->file,
 			    g->map[i].column, g->defs[i].name);

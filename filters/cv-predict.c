@@ -5,8 +5,9 @@
  * (the last price of this vehicle or its segment, as it was and moved by
  * the index), naming the model and its version in the model store.
  *
- * hedonic (default): ln value = ln price_level + cohort_offset +
- *     region_offset + the store's global adjustment g(x)'b + the shift of
+ * hedonic (default): ln value = ln pooled_value where cv-features had a
+ *     pooled model (calibration class "pooled"), else ln price_level +
+ *     cohort_offset + region_offset + the store's global adjustment g(x)'b + the shift of
  *     the decay level's calibration; the interval from the fit's residual
  *     sigma and parameter uncertainty, scaled by that calibration.
  * seed: value = a V + b MPI + c H + d lambda + e, with V the hedonic base
@@ -46,16 +47,18 @@ static const char *added_names[A_COUNT] = {
 enum {
 	F_OBSERVED, F_KM, F_COND, F_AGE, F_MPI, F_EL, F_DECAY, F_DECAY_LEVEL,
 	F_SIGMA, F_MILEAGE, F_LEVEL, F_LEVEL_LSE, F_PREV, F_PREV_MPI,
-	F_COHORT, F_REGION, F_SEG_PRICE, F_SEG_MPI, F_COUNT
+	F_COHORT, F_REGION, F_SEG_PRICE, F_SEG_MPI, F_POOLED, F_POOLED_SD,
+	F_POOLED_NEXT, F_COMPS_VALUE, F_COMPS_SALES, F_MODEL_N, F_COUNT
 };
 static const char *feature_names[F_COUNT] = {
 	"observed_at", "mileage_km", "condition", "age_months", "mpi",
 	"elasticity", "decay_rate", "decay_level", "decay_sigma",
 	"mileage_slope", "price_level", "price_level_lse", "prev_value",
 	"prev_mpi", "cohort_offset", "region_offset", "segment_last_price",
-	"segment_last_mpi"
+	"segment_last_mpi", "pooled_value", "pooled_sd", "pooled_next",
+	"comps_value", "comps_sales", "model_n"
 };
-static const char feature_types[F_COUNT + 1] = "lDDdDDDSDDDDDDDDDD";
+static const char feature_types[F_COUNT + 1] = "lDDdDDDSDDDDDDDDDDDDDDid";
 
 enum kind { HEDONIC, SEED };
 
@@ -78,6 +81,9 @@ struct valuer {
 	double		 seed[SEED_NTERMS];
 	double		 seed_cov[SEED_NTERMS * SEED_NTERMS];
 	double		 seed_rmse;
+	/* The blend's weight of comps_value, by comparables: 1-3, 4-8
+	 * (cv-train's classes); NAN if not trained. */
+	double		 blend[2];
 };
 
 struct predict {
@@ -131,6 +137,7 @@ valuer_from(struct valuer *vr, const struct version *ver, enum kind kind)
 	int i;
 
 	memset(vr, 0, sizeof(*vr));
+	vr->blend[0] = vr->blend[1] = NAN;
 	vr->version = ver->version;
 	vr->from = ver->data_to;
 	if ((m = version_model(ver, "hedonic", "*")) != NULL) {
@@ -155,6 +162,19 @@ valuer_from(struct valuer *vr, const struct version *ver, enum kind kind)
 		    sizeof(vr->calib->class), "%s", m->class);
 		vr->calib[vr->ncalib].shift = m->coef[0];
 		vr->calib[vr->ncalib++].scale = m->coef[1];
+	}
+	for (i = 0; i < 2; i++) {
+		static const char *const terms[1] = { "comps" };
+
+		if ((m = version_model(ver, "blend", i ? "4-8" : "1-3")) ==
+		    NULL)
+			continue;
+		model_check_terms(m, ver->version, terms, 1);
+		if (!(m->coef[0] >= 0 && m->coef[0] <= 1))
+			errx(1, "model store version %d: blend %s: weight %g "
+			    "is not in 0..1", ver->version, m->class,
+			    m->coef[0]);
+		vr->blend[i] = m->coef[0];
 	}
 	if ((m = version_model(ver, "seed", "*")) != NULL) {
 		model_check_terms(m, ver->version, seed_terms, SEED_NTERMS);
@@ -296,20 +316,43 @@ hedonic(const struct predict *p, const struct valuer *vr,
 	double cond = view_opt_double(v, fx[F_COND]);
 	double age = view_double(v, fx[F_AGE]);
 	double x[HEDONIC_NTERMS], xn[HEDONIC_NTERMS], var, km_month;
+	double pooled = view_opt_double(v, fx[F_POOLED]), comps, w;
+	int64_t n;
 	const struct calib *c;
 	char class[MODEL_CLASS_LEN];
 
-	if (isnan(level) || level <= 0)
-		return -1;
-	*lnv = log(level) + or0(view_opt_double(v, fx[F_COHORT])) +
-	    or0(view_opt_double(v, fx[F_REGION]));
-	var = sigma * sigma + lse * lse;
-	/* A month on: a month older, a month's more kilometres at its
-	 * own pace, the index where it is (its best forecast). */
 	km_month = !isnan(km) && age >= 1 ? km / age : 0;
-	*lnnext = *lnv - or0(view_opt_double(v, fx[F_DECAY])) / 12 +
-	    or0(view_opt_double(v, fx[F_MILEAGE])) * km_month / 1e4;
-	if (vr->has_adjust) {
+	if (pooled > 0) {
+		/* The pooled model's, where cv-features had one. */
+		*lnv = log(pooled);
+		var = pow(or0(view_opt_double(v, fx[F_POOLED_SD])), 2);
+		*lnnext = log(view_opt_double(v, fx[F_POOLED_NEXT]));
+		pooled_class(class, sizeof(class), view_double(v,
+		    fx[F_MODEL_N]));
+		/* Blended with the comparables by the store's weight. */
+		comps = view_opt_double(v, fx[F_COMPS_VALUE]);
+		n = view_long(v, fx[F_COMPS_SALES]);
+		w = n > 0 ? vr->blend[n > 3] : NAN;
+		if (comps > 0 && !isnan(w)) {
+			*lnv += w * (log(comps) - log(pooled));
+			*lnnext += w * (log(comps) - log(pooled));
+		}
+	} else {
+		if (isnan(level) || level <= 0)
+			return -1;
+		*lnv = log(level) + or0(view_opt_double(v, fx[F_COHORT])) +
+		    or0(view_opt_double(v, fx[F_REGION]));
+		var = sigma * sigma + lse * lse;
+		/* A month on: a month older, a month's more kilometres at
+		 * its own pace, the index where it is (its best forecast). */
+		*lnnext = *lnv - or0(view_opt_double(v, fx[F_DECAY])) / 12 +
+		    or0(view_opt_double(v, fx[F_MILEAGE])) * km_month / 1e4;
+		view_opt_string(v, fx[F_DECAY_LEVEL], class, sizeof(class));
+	}
+	/* The pooled model was fitted on the latest sales, robustly and
+	 * with curvature: last month's adjustment and shift of its
+	 * residuals would only move it back; its interval is calibrated. */
+	if (vr->has_adjust && !(pooled > 0)) {
 		hedonic_x(x, cond, age, km);
 		hedonic_x(xn, cond, age + 1, isnan(km) ? km : km + km_month);
 		*lnv += dot(vr->adjust, x, HEDONIC_NTERMS);
@@ -317,10 +360,11 @@ hedonic(const struct predict *p, const struct valuer *vr,
 		var += quad(x, vr->adjust_cov, HEDONIC_NTERMS);
 	}
 	*sd = sqrt(var);
-	view_opt_string(v, fx[F_DECAY_LEVEL], class, sizeof(class));
 	if ((c = calib_of(vr, class)) != NULL) {
-		*lnv += c->shift;
-		*lnnext += c->shift;
+		if (!(pooled > 0)) {
+			*lnv += c->shift;
+			*lnnext += c->shift;
+		}
 		*sd *= c->scale;
 	}
 	return 0;
@@ -378,10 +422,14 @@ value_one(struct predict *p, struct rec *r, const struct view *v,
 		SET(A_HI, 1, exp(lnv + p->z * sd));
 		SET(A_NEXT, 1, exp(lnnext));
 	} else if (p->kind == SEED && (ok = ok && vr->has_seed)) {
-		/* The seed model starts from the base, not the adjustment. */
-		lnv = log(view_opt_double(v, fx[F_LEVEL])) +
-		    or0(view_opt_double(v, fx[F_COHORT])) +
-		    or0(view_opt_double(v, fx[F_REGION]));
+		/* The seed model starts from the base, not the adjustment:
+		 * the pooled value, else the level moved by the offsets. */
+		if (view_opt_double(v, fx[F_POOLED]) > 0)
+			lnv = log(view_opt_double(v, fx[F_POOLED]));
+		else
+			lnv = log(view_opt_double(v, fx[F_LEVEL])) +
+			    or0(view_opt_double(v, fx[F_COHORT])) +
+			    or0(view_opt_double(v, fx[F_REGION]));
 		ok = seed(p, vr, v, lnv, &val, &se, &next) == 0;
 		SET(A_VALUE, ok, val);
 		SET(A_LO, ok, fmax(val - p->z * se, 0));

@@ -39,9 +39,10 @@
 #define MAXBY	5
 #define NDECILE	10
 
-enum by { BY_SEGMENT, BY_MONTH, BY_DENSITY, BY_LEVEL, BY_DECILE, BY_COUNT };
+enum by { BY_SEGMENT, BY_MONTH, BY_DENSITY, BY_LEVEL, BY_DECILE, BY_SOURCE,
+	BY_COUNT };
 static const char *by_names[BY_COUNT] = { "segment", "month", "density",
-	"level", "decile" };
+	"level", "decile", "source" };
 static const char *density_names[] = { "0", "1-4", "5-19", "20+" };
 static const char *level_names[] = { "trim", "model", "make", "market",
 	"none" };
@@ -72,7 +73,7 @@ struct score {
 	char		*cols[MAXCOLS];
 	int		 ncols, colidx[MAXCOLS];
 	int		 lo[MAXCOLS], hi[MAXCOLS];	/* interval; -1 none */
-	int		 price, segment, observed, level;
+	int		 price, segment, observed, level, source;
 	enum by		 by[MAXBY];
 	int		 nby;
 	int		 any;		/* each prediction on its own rows */
@@ -128,7 +129,7 @@ help(void)
 	    "                     density (earlier sales of the model: 0, "
 	    "1-4, 5-19, 20+),\n"
 	    "                     level (decay_level), decile (of the "
-	    "price)\n"
+	    "price), source\n"
 	    "  -p, --price C      the realised price column (price)\n"
 	    "  -v, --verbose      counts on stderr\n"
 	    "  -h, --help         this help\n");
@@ -226,8 +227,8 @@ parse_groupings(struct score *sc, const char *arg)
 			if (strcmp(p, by_names[b]) == 0)
 				break;
 		if (b == BY_COUNT || sc->nby == MAXBY) {
-			warnx("-g: %s: not segment, month, density, level or "
-			    "decile", p);
+			warnx("-g: %s: not segment, month, density, level, "
+			    "decile or source", p);
 			rc = -1;
 			break;
 		}
@@ -284,7 +285,7 @@ start(struct score *sc, struct src *src, const char *price,
 	pc = flat_colname(sc->flat, (size_t)sc->price);
 	dot = strrchr(pc, '.');
 	branch = dot ? estrndup(pc, (size_t)(dot - pc + 1)) : NULL;
-	sc->segment = sc->observed = sc->level = -1;
+	sc->segment = sc->observed = sc->level = sc->source = -1;
 	for (b = 0; b < sc->nby; b++)
 		switch (sc->by[b]) {
 		case BY_SEGMENT:
@@ -298,6 +299,10 @@ start(struct score *sc, struct src *src, const char *price,
 			break;
 		case BY_LEVEL:
 			sc->level = need_column(sc, "decay_level", branch,
+			    sc->by[b]);
+			break;
+		case BY_SOURCE:
+			sc->source = need_column(sc, "source", branch,
 			    sc->by[b]);
 			break;
 		default:
@@ -386,6 +391,10 @@ row_groups(struct score *sc, char *const *cells, const char *dens,
 			break;
 		case BY_DENSITY:
 			gid[b] = group_index(sc, b, dens);
+			break;
+		case BY_SOURCE:
+			c = cells[sc->source];
+			gid[b] = group_index(sc, b, c ? c : "");
 			break;
 		case BY_LEVEL:
 			c = cells[sc->level];

@@ -123,6 +123,7 @@ struct out {
 				 v_trim, v_segment, v_region, v_observed,
 				 v_year, v_km, v_cond, v_price, v_ref,
 				 v_balance, v_currency;
+	avro_value_t		 v_attr[6];	/* body ... interior: null */
 };
 
 struct sim {
@@ -607,6 +608,12 @@ open_output(struct out *w, const char *path)
 	get_field(&r, "reference_value", &w->v_ref);
 	get_field(&r, "loan_balance", &w->v_balance);
 	get_field(&r, "currency", &w->v_currency);
+	get_field(&r, "body", &w->v_attr[0]);
+	get_field(&r, "transmission", &w->v_attr[1]);
+	get_field(&r, "seller", &w->v_attr[2]);
+	get_field(&r, "seller_kind", &w->v_attr[3]);
+	get_field(&r, "colour", &w->v_attr[4]);
+	get_field(&r, "interior", &w->v_attr[5]);
 }
 
 static void
@@ -719,7 +726,10 @@ set_vehicle(struct sim *s, const struct seg *g, const char *id,
 	    set_double(&w->v_km, km) ||
 	    set_double(&w->v_cond, condition) ||
 	    set_null(&w->v_ref) ||
-	    set_string(&w->v_currency, "USD");
+	    set_string(&w->v_currency, "USD") ||
+	    set_null(&w->v_attr[0]) || set_null(&w->v_attr[1]) ||
+	    set_null(&w->v_attr[2]) || set_null(&w->v_attr[3]) ||
+	    set_null(&w->v_attr[4]) || set_null(&w->v_attr[5]);
 }
 
 static void

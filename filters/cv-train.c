@@ -4,12 +4,19 @@
  * store that cv-predict reads.
  *
  * hedonic: the global adjustment of ln(price / base), base being the
- *     features' price_level moved by the cohort and region offsets, on
+ *     pooled model's value where cv-features had one (class "pooled"),
+ *     else the features' price_level moved by the cohort and region
+ *     offsets (class: the decay level), on
  *     hinge terms in condition, age and mileage (lib/models.c); robust
  *     least squares (Huber by default).
  * calibration, per decay level and overall: the median residual left
  *     (shift) and the scale that makes the interval's coverage nominal on
  *     these rows.
+ * blend, per class of comparables (1-3, 4-8 sales): the weight w in
+ *     ln value = (1 - w) ln pooled_value + w ln comps_value that gives
+ *     these rows the least median absolute error (w on a grid of 0.05);
+ *     trained with hedonic.  These rows are earlier than those the
+ *     version values (cv-predict -P): the weight never sees them.
  * seed: price = a V + b MPI + c H + d lambda + e by ordinary least
  *     squares, V the base, H the condition, lambda the elasticity.
  *
@@ -52,14 +59,21 @@
 
 enum {
 	F_OBSERVED, F_PRICE, F_KM, F_COND, F_AGE, F_MPI, F_EL, F_DECAY_LEVEL,
-	F_SIGMA, F_LEVEL, F_LEVEL_LSE, F_COHORT, F_REGION, F_COUNT
+	F_SIGMA, F_LEVEL, F_LEVEL_LSE, F_COHORT, F_REGION, F_POOLED,
+	F_POOLED_SD, F_COMPS_VALUE, F_COMPS_SALES, F_MODEL_N, F_COUNT
 };
 static const char *feature_names[F_COUNT] = {
 	"observed_at", "price", "mileage_km", "condition", "age_months", "mpi",
 	"elasticity", "decay_level", "decay_sigma", "price_level",
-	"price_level_lse", "cohort_offset", "region_offset"
+	"price_level_lse", "cohort_offset", "region_offset", "pooled_value",
+	"pooled_sd", "comps_value", "comps_sales", "model_n"
 };
-static const char feature_types[F_COUNT + 1] = "lDDDdDDSDDDDD";
+static const char feature_types[F_COUNT + 1] = "lDDDdDDSDDDDDDDDid";
+
+/* The blend's classes, by comparable sales (cv-predict's too). */
+#define BLEND_CLASSES	2
+static const char *blend_class[BLEND_CLASSES] = { "1-3", "4-8" };
+static const char *const blend_terms[1] = { "comps" };
 
 /* Growing columns of the rows each model learns from. */
 struct rows {
@@ -80,6 +94,10 @@ struct train {
 	int64_t		 from, until;		/* observed_at window */
 	int64_t		 first, last;		/* of the rows used */
 	struct rows	 h, s;
+	/* blend rows: ln(price / pooled), ln(comps / pooled), class */
+	double		*by, *bx;
+	int		*bc;
+	size_t		 nb, capb;
 	int		 fx[F_COUNT];
 	struct valid	*valid;		/* of the fields read */
 	int64_t		 used;
@@ -168,7 +186,8 @@ take(struct train *t, struct rec *rec, const struct view *v)
 	double el = view_opt_double(v, fx[F_EL]);
 	double co = view_opt_double(v, fx[F_COHORT]);
 	double ro = view_opt_double(v, fx[F_REGION]);
-	double x[HEDONIC_NTERMS], base, age = view_double(v, fx[F_AGE]);
+	double pooled = view_opt_double(v, fx[F_POOLED]);
+	double x[HEDONIC_NTERMS], base, sd, age = view_double(v, fx[F_AGE]);
 	char class[MODEL_CLASS_LEN];
 	const char *why;
 
@@ -179,22 +198,44 @@ take(struct train *t, struct rec *rec, const struct view *v)
 		return reject(rec_where(rec), 1, NULL, 0, rec_value(rec),
 		    "decay_level: longer than %d bytes", MODEL_CLASS_LEN - 1) <
 		    0 ? -2 : -1;
-	if (at < t->from || at >= t->until || !(price > 0) || !(level > 0) ||
-	    !isfinite(price) || isnan(sigma))
+	if (at < t->from || at >= t->until || !(price > 0) || !isfinite(price))
 		return 0;
-	base = level * exp((isnan(co) ? 0 : co) + (isnan(ro) ? 0 : ro));
-	if (!(base > 0) || !isfinite(base))
+	if (pooled > 0) {
+		base = pooled;
+		sd = view_opt_double(v, fx[F_POOLED_SD]);
+		pooled_class(class, sizeof(class), view_double(v,
+		    fx[F_MODEL_N]));
+	} else {
+		if (!(level > 0) || isnan(sigma))
+			return 0;
+		base = level * exp((isnan(co) ? 0 : co) + (isnan(ro) ? 0 :
+		    ro));
+		sd = sqrt(sigma * sigma + (isnan(lse) ? 0 : lse * lse));
+		view_opt_string(v, fx[F_DECAY_LEVEL], class, sizeof(class));
+	}
+	if (!(base > 0) || !isfinite(base) || !(sd >= 0))
 		return 0;
 	t->used++;
 	if (at < t->first)
 		t->first = at;
 	if (at > t->last)
 		t->last = at;
-	view_opt_string(v, fx[F_DECAY_LEVEL], class, sizeof(class));
 	if (t->hedonic) {
 		hedonic_x(x, cond, age, view_opt_double(v, fx[F_KM]));
-		rows_add(&t->h, x, log(price / base), price, base,
-		    sqrt(sigma * sigma + (isnan(lse) ? 0 : lse * lse)), class);
+		rows_add(&t->h, x, log(price / base), price, base, sd, class);
+	}
+	if (t->hedonic && pooled > 0 && view_opt_double(v,
+	    fx[F_COMPS_VALUE]) > 0 && view_long(v, fx[F_COMPS_SALES]) > 0) {
+		if (t->nb == t->capb) {
+			t->capb = t->capb ? 2 * t->capb : 1024;
+			t->by = erealloc(t->by, t->capb * sizeof(*t->by));
+			t->bx = erealloc(t->bx, t->capb * sizeof(*t->bx));
+			t->bc = erealloc(t->bc, t->capb * sizeof(*t->bc));
+		}
+		t->by[t->nb] = log(price / pooled);
+		t->bx[t->nb] = log(view_opt_double(v, fx[F_COMPS_VALUE]) /
+		    pooled);
+		t->bc[t->nb++] = view_long(v, fx[F_COMPS_SALES]) > 3;
 	}
 	if (t->seed && !isnan(mpi) && !isnan(cond) && !isnan(el)) {
 		seed_x(x, base, mpi, cond, el);
@@ -497,6 +538,11 @@ train_hedonic(struct train *t, struct version *ver)
 		res[i] = r->y[i] - fitted[i];
 		pred[i] = r->base[i] * exp(fitted[i]);
 	}
+	/* cv-predict leaves the pooled value unadjusted: its calibration
+	 * is of its own residuals (the shift is reported, not applied). */
+	for (i = 0; i < n; i++)
+		if (strncmp(r->class[i], "pooled", 6) == 0)
+			res[i] = r->y[i];
 	m->mdape = mdape(pred, r->price, n, scratch);
 	/* Calibrations: overall, then each decay level with enough rows. */
 	if ((bad = calibrate(&ver->models[ver->nmodels++], "*", res, r->sd,
@@ -530,6 +576,48 @@ done:
 	free(pred);
 	free(scratch);
 	return bad;
+}
+
+/* The blend's weights, a class at a time where it has the rows. */
+static void
+train_blend(struct train *t, struct version *ver)
+{
+	double *e = emalloc((t->nb ? t->nb : 1) * sizeof(*e)), best, mdae, w;
+	struct model *m;
+	size_t i, n;
+	int c, k, bestk;
+
+	for (c = 0; c < BLEND_CLASSES; c++) {
+		best = INFINITY;
+		bestk = 0;
+		for (k = 0; k <= 20; k++) {
+			w = k / 20.0;
+			for (n = i = 0; i < t->nb; i++)
+				if (t->bc[i] == c)
+					e[n++] = fabs(exp(t->by[i] - w *
+					    t->bx[i]) - 1);
+			if (n < t->min_class)
+				break;
+			gsl_sort(e, 1, n);
+			mdae = gsl_stats_median_from_sorted_data(e, 1, n);
+			if (mdae < best) {
+				best = mdae;
+				bestk = k;
+			}
+		}
+		if (n < t->min_class)
+			continue;
+		m = &ver->models[ver->nmodels++];
+		memset(m, 0, sizeof(*m));
+		name_terms(m, "blend", blend_class[c], blend_terms, 1);
+		snprintf(m->method, sizeof(m->method), "grid");
+		m->coef[0] = bestk / 20.0;
+		m->cov[0] = NAN;
+		m->n = (int64_t)n;
+		m->r2 = m->rmse = NAN;
+		m->mdape = best;
+	}
+	free(e);
 }
 
 static int
@@ -750,13 +838,18 @@ main(int argc, char *argv[])
 		warnx("stopped by a signal; the model store is unchanged");
 		rows_free(&t.h);
 		rows_free(&t.s);
+		free(t.by);
+		free(t.bx);
+		free(t.bc);
 		schema_cleanup();
 		return tally_finish(verbose);
 	}
 	/* hedonic, the calibrations (all and at most 8 levels), seed */
-	ver.models = ecalloc(12, sizeof(*ver.models));
+	ver.models = ecalloc(16, sizeof(*ver.models));
 	if (t.hedonic && train_hedonic(&t, &ver) < 0)
 		refused = 1;
+	else if (t.hedonic)
+		train_blend(&t, &ver);
 	if (t.seed && train_seed(&t, &ver) < 0)
 		refused = 1;
 	if (ver.nmodels == 0)
@@ -784,6 +877,9 @@ main(int argc, char *argv[])
 	version_free(&ver);
 	rows_free(&t.h);
 	rows_free(&t.s);
+	free(t.by);
+	free(t.bx);
+	free(t.bc);
 	schema_cleanup();
 	status = tally_finish(verbose);
 	return refused ? 1 : status;

@@ -91,23 +91,14 @@ cv-index -R -l market,make,model,trim -o out/index.avro out/features.avro &&
     out/index-mmr.avro out/cpi-used-nsa.avro out/cpi-used-sa.avro || exit 1
 
 echo
-echo "== valuation backtest: every sale valued from earlier sales only (cv-score)"
-echo "(models retrained monthly on the sales before each month, cv-predict -P;"
-echo " value: hedonic model; naive: last price of the vehicle or its segment;"
-echo " index: that price moved by the CPI; reference: Manheim's MMR)"
-for f in camry:auction_toyota_camry_12k odyssey:auction_honda_odyssey_3500; do
-	name=${f%%:*}
-	cv-ingest -S -M $M/auction.map -e out/rejects-$name.json \
-	    -o out/sales-$name.avro $D/${f#*:}.csv 2> /dev/null
-	cv-features -o out/features-$name.avro out/cpi-used-sa.avro \
-	    out/sales-new-saar.avro out/sales-$name.avro || exit 1
-	echo
-	echo "-- $name"
-	pipelines/backtest.sh out/features-$name.avro out/models-$name.db \
-	    out/valuation-$name.avro || exit 1
-	cv-score out/valuation-$name.avro
-	echo "seed model (V(t+1) = a V + b MPI + c H + d elasticity + e), on the"
-	echo "sales it can value (after its first version, with an elasticity):"
+echo "== valuation backtest: every sale valued from earlier sales only"
+echo "(pipelines/valuation.sh: cv-features' pooled model refitted on earlier"
+echo " sales, cv-train monthly on the sales before each month, cv-predict -P;"
+echo " scored by cv-score against Manheim's MMR on the same rows)"
+pipelines/valuation.sh || exit 1
+for name in camry odyssey; do
+	echo "-- $name: seed model (V(t+1) = a V + b MPI + c H + d elasticity"
+	echo "   + e), on the sales it can value (after its first version):"
 	cv-predict -k seed -P -m out/models-$name.db out/features-$name.avro |
 	    cv-score -c value,reference_value | sed 1d
 done
@@ -169,10 +160,15 @@ cv-stress --until 2015-07-01 -p -c pipelines/warn.conf out/book-graded.avro |
 
 echo
 echo "== data quality per source (cv-quality: red and black list flags, worst first)"
-cv-quality -N 2015-08-01 -d out/cvpipe.db -r out/rejects-camry.json=auction \
-    -r out/rejects-odyssey.json=auction -r out/rejects-loanbook.json=loanbook \
+# The auction files' sales carry their file's name as source (valuation.sh).
+cv-quality -N 2015-08-01 -d out/cvpipe.db \
+    -r out/rejects-camry.json=auction_toyota_camry_12k.csv \
+    -r out/rejects-odyssey.json=auction_honda_odyssey_3500.csv \
+    -r out/rejects-multi.json=auction_car_prices_first_10k.csv \
+    -r out/rejects-loanbook.json=loanbook \
     -r out/rejects-uk-listings.json=listing out/valuation-camry.avro \
-    out/valuation-odyssey.avro out/loanbook.avro out/uk-listings.avro || exit 1
+    out/valuation-odyssey.avro out/valuation-multi.avro out/loanbook.avro \
+    out/uk-listings.avro || exit 1
 echo "(staleness to 2015-08-01; the UK listings are of c. 2020 and lack trim and"
 echo " condition; bias: the median of (price - value) / value)"
 

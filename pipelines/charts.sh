@@ -13,7 +13,8 @@ set -u
 cd "$(dirname "$0")/.."
 PATH=$PWD/bin:$PATH
 O=out
-[ $# -gt 0 ] || set -- $O/valuation-camry.avro $O/valuation-odyssey.avro
+[ $# -gt 0 ] || set -- $O/valuation-camry.avro $O/valuation-odyssey.avro \
+    $O/valuation-multi.avro
 command -v gnuplot > /dev/null || { echo "charts: no gnuplot" >&2; exit 1; }
 
 # plot NAME SCRIPT: SCRIPT (gnuplot commands after the terminal) to

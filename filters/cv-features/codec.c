@@ -16,7 +16,10 @@ static const char *field_names[F_COUNT] = {
 	"condition_coef_se", "volatility", "ewma", "price_level",
 	"price_level_lse", "comps_n", "prev_value", "prev_observed_at",
 	"prev_mpi", "cohort_offset", "cohort_n", "region_offset", "region_n",
-	"segment_last_price", "segment_last_mpi"
+	"segment_last_price", "segment_last_mpi", "pooled_value",
+	"pooled_sd", "pooled_next", "weight_make", "weight_model",
+	"weight_trim", "model_n", "stale_days", "comps_value", "comps_sales",
+	"comps_spread"
 };
 
 static const char *index_fields[7] = { "source", "segment", "region",
@@ -39,6 +42,7 @@ codec_init(void)
 	for (i = 0; i < NELEM(vehicle_fields); i++)
 		codec.vx[i] = field_pos(vs, vehicle_fields[i], "sssliDDD"[i],
 		    "cv-features");
+	valuing_init(vs);
 	codec.features = appender_new(vs, schema_get("Features"),
 	    field_names, F_COUNT, "cv-features");
 	codec.index_valid = valid_new(index_fields, "sssiLDD", codec.ix,

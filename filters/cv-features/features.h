@@ -10,6 +10,10 @@
  *	offsets.c	model-year and region offsets (partial pooling)
  *	pending.c	updates waiting for a later instant
  *	reorder.c	the heap that puts a disordered input back in order (-l)
+ *	valuing.c	a sighting's keys for the pooled model, and its answer
+ *	pool.c		the pooled model: levels, sales, predictions (pool.h)
+ *	poolfit.c	its fit, by backfitting
+ *	poolstore.c	its image in the state file
  *	store.c		the state in sqlite (-s)
  */
 #ifndef CV_FEATURES_H
@@ -25,6 +29,7 @@
 #include "lib/util.h"
 #include "lib/valid.h"
 #include "lib/view.h"
+#include "pool.h"
 
 #define MS_PER_DAY	86400000.0
 #define RING		72	/* monthly points kept per series */
@@ -45,6 +50,7 @@ struct opts {
 	size_t	  max_vehicles;
 	double	  cohort_prior;		/* sales' worth of segment curve */
 	double	  region_prior;
+	size_t	  pool_refit;		/* sales between refits; 0: no pool */
 };
 
 /* One month of an index series: value, its log, ln volume (NAN if
@@ -163,6 +169,7 @@ struct state {
 	size_t		 npend, pendcap;
 	int64_t		 pend_t;
 	struct buf	 pendbuf;	/* their records' encodings */
+	struct pool	*pool;		/* NULL without one (-R 0) */
 	char		**seen_sources;
 	int		 nseen;
 	/* for -v: what the state could not serve */
@@ -177,7 +184,20 @@ enum {
 	F_DECAY_SE, F_DECAY_LEVEL, F_SIGMA, F_MILEAGE, F_MILEAGE_SE, F_COND,
 	F_COND_SE, F_VOL, F_EWMA, F_LEVEL, F_LEVEL_LSE, F_COMPS, F_PREV,
 	F_PREV_AT, F_PREV_MPI, F_COHORT, F_COHORT_N, F_REGION, F_REGION_N,
-	F_SEG_PRICE, F_SEG_MPI, F_COUNT
+	F_SEG_PRICE, F_SEG_MPI, F_POOLED, F_POOLED_SD, F_POOLED_NEXT,
+	F_WEIGHT_MAKE, F_WEIGHT_MODEL, F_WEIGHT_TRIM, F_MODEL_N, F_STALE,
+	F_COMPS_VALUE, F_COMPS_SALES, F_COMPS_SPREAD, F_COUNT
+};
+
+#define NATTR	6	/* body ... interior, see valuing.c */
+
+/* The texts of a sighting's pool keys (see valuing_vehicle()). */
+struct keybuf {
+	char	make[MAX_SEGMENT + 2], model[MAX_SEGMENT + 2];
+	char	year[16], make_year[MAX_SEGMENT + 16];
+	char	model_year[MAX_SEGMENT + 16], trim_year[MAX_SEGMENT + 16];
+	char	vin8[16], squish[16], week[32];
+	char	attr[NATTR][256];
 };
 
 /*
@@ -190,6 +210,7 @@ struct codec {
 	struct reader	*event;		/* views in the Event schema */
 	struct appender	*features;	/* VehicleObs + the fields above */
 	int		 ix[7], vx[8];	/* fields used, by position */
+	int		 ax[NATTR];	/* the attributes, for the pool */
 	struct valid	*index_valid, *vehicle_valid;	/* their rules */
 };
 extern struct codec codec;
@@ -279,6 +300,13 @@ void	 learn_pending(struct state *);
 /* reorder.c */
 void	 held_push(struct reorder *, const struct view *, const char *);
 struct held held_pop(struct reorder *);
+
+/* valuing.c */
+void	 valuing_init(avro_schema_t);
+void	 valuing_vehicle(const struct view *, const char *, const char *,
+	    const char *, double, struct keybuf *, struct pool_vehicle *);
+void	 valuing_serve(struct state *, const struct pool_vehicle *, double,
+	    struct slot *);
 
 /* store.c */
 void	 load_state(struct state *, const char *);

@@ -49,6 +49,8 @@ state_init(struct state *st)
 	st->offsets = map_new();
 	st->last = map_new();
 	st->max_t = INT64_MIN;
+	if (st->o.pool_refit > 0)
+		st->pool = pool_new(st->o.pool_refit);
 }
 
 /* Free everything learned; the options stay. */
@@ -65,6 +67,7 @@ state_clear(struct state *st)
 	map_free(st->lookups, free_lookup);
 	map_free(st->offsets, free);
 	map_free(st->last, free);
+	pool_free(st->pool);
 	free(st->pend);
 	buf_free(&st->pendbuf);
 	for (i = 0; i < st->nseen; i++)
@@ -141,7 +144,8 @@ usage(FILE *fp)
 {
 	fprintf(fp, "usage: cv-features [-v] [-c min-comps] [-d days] "
 	    "[-e on-error] [-H months] [-I sources] [-k prior] [-l seconds] "
-	    "[-M vehicles] [-n min-n] [-o file] [-r prior] [-s state] "
+	    "[-M vehicles] [-n min-n] [-o file] [-R sales] [-r prior] "
+	    "[-s state] "
 	    "[-V source] [-w months] "
 	    "[file ...]\n");
 }
@@ -170,6 +174,9 @@ help(void)
 	    "(1000000)\n"
 	    "  -n, --min-n N           months an elasticity fit needs (12)\n"
 	    "  -o, --output FILE       write there instead of stdout\n"
+	    "  -R, --refit N           sales between refits of the pooled "
+	    "model, at\n"
+	    "                          least (250; 0: no pooled model)\n"
 	    "  -r, --region-prior N    the same for a region's offset (20)\n"
 	    "  -s, --state FILE        keep state in this sqlite file across "
 	    "runs\n"
@@ -212,6 +219,7 @@ main(int argc, char *argv[])
 		{ "max-vehicles",    required_argument, NULL, 'M' },
 		{ "min-n",	     required_argument, NULL, 'n' },
 		{ "output",	     required_argument, NULL, 'o' },
+		{ "refit",	     required_argument, NULL, 'R' },
 		{ "region-prior",    required_argument, NULL, 'r' },
 		{ "state",	     required_argument, NULL, 's' },
 		{ "volume-source",   required_argument, NULL, 'V' },
@@ -241,8 +249,9 @@ main(int argc, char *argv[])
 	st.o.max_vehicles = 1000000;
 	st.o.cohort_prior = 3;
 	st.o.region_prior = 20;
+	st.o.pool_refit = POOL_REFIT;
 	while ((c = getopt_long(argc, argv,
-	    "c:d:e:H:hI:k:l:M:n:o:r:s:V:vw:" KAFKA_OPTSTRING, longopts,
+	    "c:d:e:H:hI:k:l:M:n:o:R:r:s:V:vw:" KAFKA_OPTSTRING, longopts,
 	    NULL)) != -1) {
 		switch (c) {
 		case 'c':
@@ -284,6 +293,15 @@ main(int argc, char *argv[])
 			break;
 		case 'o':
 			out = optarg;
+			break;
+		case 'R':
+			st.o.pool_refit = (size_t)number_arg(c, optarg, 0,
+			    1e9, usage);
+			if (st.o.pool_refit != atof(optarg)) {
+				warnx("-R: %s: not a whole number", optarg);
+				usage(stderr);
+				return 2;
+			}
 			break;
 		case 'r':
 			st.o.region_prior = number_arg(c, optarg, 0, 1e9,
@@ -380,6 +398,11 @@ main(int argc, char *argv[])
 		    (long long)st.n_index, (long long)st.n_index_novol,
 		    (long long)st.n_vehicles, (long long)st.n_noindex,
 		    (long long)st.n_noelasticity, (long long)st.n_nodecay);
+	if (verbose && st.pool != NULL)
+		warnx("pooled model: %lld fits in %.2f s, %zu sales kept, "
+		    "residual scale %.4f, noise %.4f", (long long)st.pool->nfits,
+		    st.pool->fit_seconds, st.pool->nrows, st.pool->sigma,
+		    st.pool->noise);
 	free_state(&st);
 	schema_cleanup();
 	status = tally_finish(verbose);

@@ -65,4 +65,7 @@ learn_pending(struct state *st)
 	}
 	st->npend = 0;
 	buf_clear(&st->pendbuf);
+	/* The instant is learned whole: the pool may refit now. */
+	if (st->pool != NULL)
+		pool_tick(st->pool);
 }

@@ -41,6 +41,8 @@ vehicle(struct state *st, const struct item *it, const struct view *v,
 	struct wlsfit fit;
 	struct lookup *lk;
 	struct vehicle *prev;
+	struct keybuf kb;
+	struct pool_vehicle pv;
 
 	if (valid_check(codec.vehicle_valid, v, &why) >= 0)
 		return bad(it, "%s", why);
@@ -118,6 +120,8 @@ vehicle(struct state *st, const struct item *it, const struct view *v,
 	SET(F_SEG_PRICE, last != NULL, last->price);
 	SET(F_SEG_MPI, last && !isnan(last->mpi), last->mpi);
 #undef SET
+	valuing_vehicle(v, id, segment, region, age, &kb, &pv);
+	valuing_serve(st, &pv, ix ? ix->mpi : NAN, sl);
 	if (sink != NULL)	/* NULL: served again after a restart */
 		appender_put(codec.features, sink, v, sl);
 	if (!isnan(price)) {
@@ -147,10 +151,18 @@ learn_sighting(struct state *st, const struct view *v, const struct learn *l)
 	double t_days = t / MS_PER_DAY, hl = st->o.decay_half_life, q;
 	int year = (int)view_long(v, codec.vx[V_YEAR]);
 	int i;
+	struct keybuf kb;
+	struct pool_vehicle pv;
 
 	view_string(v, codec.vx[V_ID], id, sizeof(id));
 	view_string(v, codec.vx[V_SEGMENT], segment, sizeof(segment));
 	view_string(v, codec.vx[V_REGION], region, sizeof(region));
+	if (st->pool != NULL) {
+		valuing_vehicle(v, id, segment, region, age_months(t, year),
+		    &kb, &pv);
+		pool_add(st->pool, &pv, log(price) - (isnan(l->mpi) ? 0 :
+		    log(l->mpi)));
+	}
 	for (i = 0; i < lk->nl; i++) {
 		if (lk->dk[i] == NULL)
 			lk->dk[i] = get_decay(st, lk->lv[i].key, 1);

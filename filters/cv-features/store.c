@@ -13,10 +13,10 @@ options_text(const struct opts *o)
 {
 	return easprintf("ewma %g window %d min-elasticity-n %d decay %g "
 	    "min-comps %g vehicles %zu volume-source %s cohort-prior %g "
-	    "region-prior %g", o->ewma_half_life, o->window,
+	    "region-prior %g pool-refit %zu", o->ewma_half_life, o->window,
 	    o->min_elasticity_n, o->decay_half_life, o->min_comps,
 	    o->max_vehicles, o->volume_source ? o->volume_source : "*",
-	    o->cohort_prior, o->region_prior);
+	    o->cohort_prior, o->region_prior, o->pool_refit);
 }
 
 static const char state_schema[] =
@@ -146,6 +146,8 @@ load_state_db(struct state *st, sqlite3 *db, const char *path)
 		map_put(st->last, (const char *)sqlite3_column_text(q, 0), ls);
 	}
 	sqlite3_finalize(q);
+	if (st->pool != NULL)
+		pool_load(st->pool, db, path);
 	/* Updates that were waiting: served again, without output, from the
 	 * state they were served from, they wait again. */
 	q = db_prepare(db, "SELECT event FROM pending ORDER BY seq");
@@ -287,6 +289,8 @@ save_state(struct state *st, const char *path)
 		db_step_done(db, q);
 	}
 	sqlite3_finalize(q);
+	if (st->pool != NULL)
+		pool_save(st->pool, db);
 	db_exec(db, "COMMIT");
 	db_close(db);
 	free(opts);

@@ -58,6 +58,7 @@ fstage_open(const char *path)
 	st->o.max_vehicles = 1000000;
 	st->o.cohort_prior = 3;
 	st->o.region_prior = 20;
+	st->o.pool_refit = POOL_REFIT;
 	state_init(st);
 	if (path != NULL) {
 		db = db_open_readonly(path);

@@ -245,11 +245,17 @@ struct vehicle_in {
 	int64_t		 t;
 	char		 segment[MAX_TEXT + 2];
 	char		 id[MAX_TEXT + 1], reg[MAX_TEXT + 1];
+	/* The attributes the pooled model uses, lower case; "" unknown. */
+	char		 attr[6][MAX_TEXT + 1];
 };
 
 static const char *known_fields[] = { "make", "model", "trim",
 	"model_year", "mileage_km", "condition", "region", "vin", "loan_id",
-	"loan_balance", "date", "currency" };
+	"loan_balance", "date", "currency", "body", "transmission", "seller",
+	"seller_kind", "colour", "interior" };
+/* VehicleObs' attributes, as cv-ingest fills them (known_fields' last). */
+static const char *attr_fields[6] = { "body", "transmission", "seller",
+	"seller_kind", "colour", "interior" };
 
 static int
 text_field(json_t *body, const char *name, int required, const char **out,
@@ -414,6 +420,13 @@ parse_vehicle(json_t *body, struct vehicle_in *in, json_t **err)
 	lower(in->id, in->vin ? in->vin : "-", sizeof(in->id));
 	lower(in->reg, in->region && *in->region ? in->region : "*",
 	    sizeof(in->reg));
+	for (i = 0; i < NELEM(attr_fields); i++) {
+		const char *a;
+
+		if (text_field(body, attr_fields[i], 0, &a, err) < 0)
+			return -1;
+		lower(in->attr[i], a ? a : "", sizeof(in->attr[i]));
+	}
 	if (in->has_balance && in->loan == NULL)
 		in->loan = "request";
 	if (in->currency == NULL)
@@ -457,6 +470,7 @@ static void
 encode_vehicle(const struct vehicle_in *in)
 {
 	avro_value_t br, f;
+	size_t i;
 
 	avro_value_reset(&v.ev);
 	avro_value_set_branch(&v.ev, 1, &br);
@@ -478,6 +492,8 @@ encode_vehicle(const struct vehicle_in *in)
 	set_num(&br, "reference_value", 0, 0);
 	set_num(&br, "loan_balance", in->has_balance, in->balance);
 	set_str(&br, "currency", in->currency);
+	for (i = 0; i < NELEM(attr_fields); i++)
+		set_str(&br, attr_fields[i], *in->attr[i] ? in->attr[i] : NULL);
 	buf_clear(&v.enc);
 	if (enc_value(&v.enc, v.mw, &v.ev) < 0)
 		errx(1, "request: cannot encode: %s", avro_strerror());

@@ -360,3 +360,10 @@ models_save(sqlite3 *db, struct version *ver)
 	sqlite3_finalize(q);
 	db_exec(db, "COMMIT");
 }
+
+void
+pooled_class(char *buf, size_t len, double model_n)
+{
+	snprintf(buf, len, "pooled %s", model_n < 1 ? "0" : model_n < 5 ?
+	    "1-4" : model_n < 20 ? "5-19" : "20+");
+}

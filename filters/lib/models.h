@@ -79,6 +79,13 @@ void		 hedonic_x(double *x, double condition, double age_months,
 /* The seed model: price = a V + b MPI + c H + d lambda + e. */
 #define SEED_NTERMS	5
 extern const char *const seed_terms[SEED_NTERMS];
+
+/*
+ * The calibration class of a pooled value: "pooled" and the density of
+ * its model (earlier sales: 0, 1-4, 5-19, 20+), since a model never seen
+ * is valued far less surely than one seen a hundred times.
+ */
+void	 pooled_class(char *, size_t, double model_n);
 void		 seed_x(double *x, double value, double mpi, double condition,
 		    double elasticity);
 

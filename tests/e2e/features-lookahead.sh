@@ -116,13 +116,19 @@ report(later and all(all(A[i][f] != B[i][f] for f in dep) and
        "doubled price: all %d later records of %s have other %s"
        % (len(later), seg, ", ".join(dep)))
 # The region offset pools every segment of the region (all are region *
-# here), so it alone may move in the other segment.
-strip = lambda r: dict(r, region_offset=None)
+# here), and the pooled model every sale (its curve and market level),
+# so they alone may move in the other segment.
+pooled = ("pooled_value", "pooled_sd", "pooled_next", "weight_make",
+          "weight_model", "weight_trim", "comps_value", "comps_spread")
+strip = lambda r: dict(r, region_offset=None, **{f: None for f in pooled})
 report(other and all(strip(A[i]) == strip(B[i]) and
                      A[i]["decay_level"] == "trim" for i in other),
        "doubled price: the %d later records of the other segment "
-       "(served by their own trim) unchanged but for region_offset"
-       % len(other))
+       "(served by their own trim) unchanged but for region_offset and "
+       "the pooled model's fields" % len(other))
+report(any(A[i]["pooled_value"] != B[i]["pooled_value"] for i in later),
+       "doubled price: the pooled model learned it (a later pooled_value "
+       "of %s differs)" % seg)
 report(A[:after_ix] == C[:after_ix], "index value raised: the %d "
        "records before its publication unchanged" % after_ix)
 nxt = next(i for i in range(after_ix, len(A))

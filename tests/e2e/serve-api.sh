@@ -135,7 +135,7 @@ bad "negative mileage" 422 mileage_km '{"make":"Toyota","model":"Camry","model_y
 bad "condition above 1" 422 condition '{"make":"Toyota","model":"Camry","model_year":2012,"condition":1.5}'
 bad "negative balance" 422 loan_balance '{"make":"Toyota","model":"Camry","model_year":2012,"loan_balance":-5}'
 bad "missing model" 422 model '{"make":"Toyota","model_year":2012}'
-bad "unknown field" 422 colour '{"make":"Toyota","model":"Camry","model_year":2012,"colour":"red"}'
+bad "unknown field" 422 paint '{"make":"Toyota","model":"Camry","model_year":2012,"paint":"red"}'
 bad "bad date" 422 date '{"make":"Toyota","model":"Camry","model_year":2012,"date":"31/12/2026"}'
 bad "date before the state" 422 date '{"make":"Toyota","model":"Camry","model_year":2012,"date":"2015-01-01"}'
 bad "make over 255 bytes" 422 make "{\"make\":\"$(printf '%0300d' 0)\",\"model\":\"X\",\"model_year\":2012}"

@@ -73,18 +73,21 @@ assert (a["grade"], a["light"], a["reasons"], a["message"]) == \
 assert a["served"]["level"] == r["decay_level"]' "$T/resp"
 done < "$T/vehicles"
 
-# Rejected by both, with one reason: no mileage, eleven years after the
-# last sale: the interval's low end underflows to 0, which cv-grade
-# refuses.
+# Valued by both, the same: no mileage, eleven years after the last sale
+# (before the pooled model both refused it, the hedonic interval's low
+# end underflowing to 0; the pooled value carries it forward with an
+# interval that widens with the staleness).
 R='{"make":"Honda","model":"Odyssey","model_year":2010,"date":"2026-12-01T00:00:00Z"}'
 echo "$R" | sed 's/^{/{"vin":"-","region":"*",/' > "$T/in.json"
 cp "$T/state.db" "$T/copy.db"
 cv-ingest -f json -s source=cv-serve -s currency=USD -m vehicle_id=vin \
     -m observed_at=date -m make=make -m model=model -m model_year=model_year \
     -m region=region "$T/in.json" | cv-features -s "$T/copy.db" |
-    cv-predict -m "$T/models.db" | cv-grade $GRADE 2> "$T/why" > /dev/null
+    cv-predict -m "$T/models.db" | cv-cat -f csv -c value,value_lo,value_hi |
+    sed 1d > "$T/stale.csv"
 st=$(post "$R")
-check "a vehicle the pipeline rejects: refused (422) with its reason" \
-    test "$st" = 422 -a "$(json_get "$T/resp" 'j["error"]')" = \
-    "cv-grade: $(sed 's/^cv-grade: [^:]*: record 1: //' "$T/why" | head -1)"
+check "eleven years stale: valued by both, the same value and interval" \
+    test "$st" = 200 -a -s "$T/stale.csv" -a "$(json_get "$T/resp" \
+    '"%.6g,%.6g,%.6g" % (j["value"], j["value_lo"], j["value_hi"])')" = \
+    "$(awk -F, '{ printf "%.6g,%.6g,%.6g", $1, $2, $3 }' "$T/stale.csv")"
 serve_stop
