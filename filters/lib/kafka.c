@@ -487,6 +487,42 @@ seek_from(struct kin *in, rd_kafka_topic_partition_list_t *parts)
 	}
 }
 
+/*
+ * Exit 1 when records of topic[p] from offset on (the group's committed
+ * offset) were deleted before they were read: the log starts later now,
+ * and the consumer would go on from there without a word
+ * (auto.offset.reset).  A broker that does not answer tells nothing.
+ */
+static void
+check_kept(rd_kafka_t *rk, const char *topic, int32_t p, int64_t offset)
+{
+	int64_t lo, hi;
+
+	if (offset < 0 || rd_kafka_query_watermark_offsets(rk, topic, p, &lo,
+	    &hi, 10 * 1000) != RD_KAFKA_RESP_ERR_NO_ERROR || offset >= lo)
+		return;
+	errx(1, "kafka: %s[%d]: records %lld to %lld were deleted before they "
+	    "were read (retention: cvpipe's topics need retention.ms=-1, "
+	    "their timestamps being event times)", topic, (int)p,
+	    (long long)offset, (long long)lo - 1);
+}
+
+/* The committed offsets of parts checked by check_kept(). */
+static void
+check_committed(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts)
+{
+	rd_kafka_topic_partition_list_t *c =
+	    rd_kafka_topic_partition_list_copy(parts);
+	int i;
+
+	if (rd_kafka_committed(rk, c, 30 * 1000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+		for (i = 0; i < c->cnt; i++)
+			if (c->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+				check_kept(rk, c->elems[i].topic,
+				    c->elems[i].partition, c->elems[i].offset);
+	rd_kafka_topic_partition_list_destroy(c);
+}
+
 /* The rebalance callbacks assign and revoke everything at once. */
 static void
 eager_only(rd_kafka_t *rk)
@@ -529,6 +565,8 @@ rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		if (kafka.from != INT64_MIN)
 			seek_from(in, parts);
+		else
+			check_committed(rk, parts);
 		drop_parts(in);
 		in->parts = ecalloc((size_t)parts->cnt + 1,
 		    sizeof(*in->parts));
@@ -593,6 +631,9 @@ group_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			errx(1, "kafka: %s[%d]: the group's committed offset: "
 			    "%s", c->elems[i].topic, (int)c->elems[i].partition,
 			    rd_kafka_err2str(c->elems[i].err));
+		if (kafka.from == INT64_MIN)
+			check_kept(rk, c->elems[i].topic, c->elems[i].partition,
+			    c->elems[i].offset);
 		pt->owned = 1;
 		pt->start = c->elems[i].offset >= 0 ? c->elems[i].offset :
 		    INT64_MIN;
