@@ -120,7 +120,9 @@ vehicle(struct state *st, const struct item *it, const struct view *v,
 	SET(F_SEG_PRICE, last != NULL, last->price);
 	SET(F_SEG_MPI, last && !isnan(last->mpi), last->mpi);
 #undef SET
-	valuing_vehicle(v, id, segment, region, age, &kb, &pv);
+	/* The pool's keys only for a pool (-R 0: its fields null). */
+	if (st->pool != NULL)
+		valuing_vehicle(v, id, segment, region, age, &kb, &pv);
 	valuing_serve(st, &pv, ix ? ix->mpi : NAN, sl);
 	if (sink != NULL)	/* NULL: served again after a restart */
 		appender_put(codec.features, sink, v, sl);
