@@ -1,9 +1,11 @@
 /* cv-features: the pooled model's levels, sales and predictions (see
  * pool.h; the fit is in poolfit.c). */
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <gsl/gsl_sort.h>
+#include <gsl/gsl_statistics_double.h>
 
 #include "pool.h"
 
@@ -318,19 +320,11 @@ row_fitted(const struct pool *p, const struct pool_row *r)
 	return f;
 }
 
-static int
-by_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 static double
 median(double *a, int n)
 {
-	qsort(a, (size_t)n, sizeof(*a), by_double);
-	return n % 2 ? a[n / 2] : (a[n / 2 - 1] + a[n / 2]) / 2;
+	gsl_sort(a, 1, (size_t)n);
+	return gsl_stats_median_from_sorted_data(a, 1, (size_t)n);
 }
 
 /*

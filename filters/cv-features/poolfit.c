@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include <gsl/gsl_linalg.h>
+#include <gsl/gsl_sort.h>
+#include <gsl/gsl_statistics_double.h>
 
 #include "lib/stream.h"
 #include "pool.h"
@@ -129,14 +131,6 @@ fit_group(struct pool *p, int g, const double *w, double *r, double *num,
 	return change;
 }
 
-static int
-by_value(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
 /* The residuals' scale, robustly: 1.4826 times the median |r|. */
 static double
 robust_sigma(const double *r, size_t n)
@@ -146,8 +140,8 @@ robust_sigma(const double *r, size_t n)
 
 	for (i = 0; i < n; i++)
 		a[i] = fabs(r[i]);
-	qsort(a, n, sizeof(*a), by_value);
-	s = 1.4826 * (n % 2 ? a[n / 2] : (a[n / 2 - 1] + a[n / 2]) / 2);
+	gsl_sort(a, 1, n);
+	s = 1.4826 * gsl_stats_median_from_sorted_data(a, 1, n);
 	free(a);
 	return fmax(s, 1e-3);
 }
@@ -266,7 +260,7 @@ served_scale(const struct pool *p)
 		free(a);
 		return p->sd_scale;
 	}
-	qsort(a, n, sizeof(*a), by_value);
+	gsl_sort(a, 1, n);
 	s = a[(size_t)(0.9 * (double)(n - 1))] / 1.6448536269514722;
 	free(a);
 	/* Served with the scale then in force: the new one is relative. */
