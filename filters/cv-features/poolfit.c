@@ -341,13 +341,12 @@ pool_fit(struct pool *p)
 	p->fitted = 1;
 	p->nfits++;
 	p->since_fit = 0;
-	/* Doubling at first (100, 200, 400, ... sales), then every
-	 * POOL_REFIT or a share of the rows, whichever is more. */
-	if (p->nfits < 5)
-		p->next_fit = p->nrows;
-	else
-		p->next_fit = (size_t)fmax((double)p->refit, POOL_REFIT_SHARE *
-		    (double)p->nrows);
+	/* Every POOL_REFIT sales or a share of the rows, whichever is
+	 * more: early on too, when a market's first days are most of
+	 * what it has (doubling 100, 200, ... 1,600 left a day's 1,000
+	 * sales valued by a fit that had not seen the 800 before them). */
+	p->next_fit = (size_t)fmax((double)p->refit, POOL_REFIT_SHARE *
+	    (double)p->nrows);
 	free(w);
 	free(wh);
 	free(r);
