@@ -12,7 +12,8 @@ SERVE_PC = libmicrohttpd
 
 # Install missing system packages before pkg-config is asked (fresh machine).
 ifeq ($(filter clean help,$(MAKECMDGOALS)),)
-ifneq ($(shell pkg-config --exists $(LIBS_PC) $(SERVE_PC) 2>/dev/null && echo ok),ok)
+ifneq ($(shell pkg-config --exists $(LIBS_PC) $(SERVE_PC) 2>/dev/null && \
+    [ -f /usr/include/xgboost/c_api.h ] && echo ok),ok)
 $(info cvpipe: libraries missing, running scripts/install-deps)
 $(shell scripts/install-deps >&2)
 endif
@@ -94,6 +95,11 @@ $(foreach p,$(PROG_DIRS),$(eval $(call folder_program,$(p))))
 $(B)/bin/cv-serve: $(filter-out $(B)/cv-features/main.o, \
     $(patsubst filters/%.c,$(B)/%.o,$(wildcard filters/cv-features/*.c)))
 $(B)/bin/cv-serve: PC_LIBS += $(SERVE_LIBS)
+
+# The boosted trees (filters/lib/gbm.c): XGBoost, Debian's libxgboost-dev,
+# which has no pkg-config file.
+GBM_LIBS = -lxgboost
+$(B)/bin/cv-train $(B)/bin/cv-predict $(B)/bin/cv-serve: PC_LIBS += $(GBM_LIBS)
 
 $(B)/tests/%.o: tests/unit/%.c
 	@mkdir -p $(@D)

@@ -10,6 +10,8 @@
  *     cohort_offset + region_offset + the store's global adjustment g(x)'b + the shift of
  *     the decay level's calibration; the interval from the fit's residual
  *     sigma and parameter uncertainty, scaled by that calibration.
+ *     A pooled value is blended with the comparables (comps_value) and
+ *     the boosted trees (gbm_value) by the version's blend weights.
  * seed: value = a V + b MPI + c H + d lambda + e, with V the hedonic base
  *     (price_level moved by the offsets), coefficients from the store.
  *
@@ -26,6 +28,7 @@
 #include <gsl/gsl_cdf.h>
 
 #include "lib/append.h"
+#include "lib/gbm.h"
 #include "lib/kafka.h"
 #include "lib/models.h"
 #include "lib/schema.h"
@@ -36,11 +39,12 @@
 /* Added fields, by name, resolved against the Valuation schema. */
 enum {
 	A_VALUE, A_LO, A_HI, A_INTERVAL, A_NEXT, A_MODEL, A_VERSION, A_NAIVE,
-	A_INDEX, A_COUNT
+	A_INDEX, A_GBM, A_COUNT
 };
 static const char *added_names[A_COUNT] = {
 	"value", "value_lo", "value_hi", "interval", "value_next",
-	"valuation_model", "model_version", "naive_value", "index_value"
+	"valuation_model", "model_version", "naive_value", "index_value",
+	"gbm_value"
 };
 
 /* Features read, and the type each must have (see field_pos). */
@@ -84,6 +88,10 @@ struct valuer {
 	/* The blend's weight of comps_value, by comparables: 1-3, 4-8
 	 * (cv-train's classes); NAN if not trained. */
 	double		 blend[2];
+	/* The boosted trees and their blend weight, if the version has
+	 * them (cv-train -k gbm). */
+	struct gbm	*gbm;
+	double		 gbm_weight;
 };
 
 struct predict {
@@ -95,6 +103,7 @@ struct predict {
 	struct reader	*features;
 	struct appender	*out;
 	int		 fx[F_COUNT];
+	int		 gpos[GBM_NFIELDS];	/* of gbm_fields */
 	struct valid	*valid;		/* of the fields read */
 	int64_t		 n_unvalued;
 };
@@ -127,6 +136,26 @@ help(void)
 	    "  -v, --verbose         counts and rate on stderr\n"
 	    "  -h, --help            this help\n");
 	kafka_help(stdout);
+}
+
+/* The version's boosted trees and their weight; exits if damaged. */
+static void
+gbm_from(struct valuer *vr, const struct version *ver, const struct model *m)
+{
+	const struct model *w = version_model(ver, "blend", "gbm");
+	char err[512];
+
+	model_check_terms(m, ver->version, gbm_terms, GBM_NTERMS);
+	if (m->bytes == NULL)
+		errx(1, "model store version %d: gbm: no model bytes",
+		    ver->version);
+	if (w == NULL || !(w->coef[0] >= 0 && w->coef[0] <= 1))
+		errx(1, "model store version %d: gbm: no blend weight in "
+		    "0..1", ver->version);
+	if ((vr->gbm = gbm_load(m->bytes, m->nbytes, err, sizeof(err))) ==
+	    NULL)
+		errx(1, "model store version %d: gbm: %s", ver->version, err);
+	vr->gbm_weight = w->coef[0];
 }
 
 /* A stored version, made ready to apply; exits if it does not fit. */
@@ -176,6 +205,8 @@ valuer_from(struct valuer *vr, const struct version *ver, enum kind kind)
 			    m->coef[0]);
 		vr->blend[i] = m->coef[0];
 	}
+	if ((m = version_model(ver, "gbm", "*")) != NULL)
+		gbm_from(vr, ver, m);
 	if ((m = version_model(ver, "seed", "*")) != NULL) {
 		model_check_terms(m, ver->version, seed_terms, SEED_NTERMS);
 		vr->has_seed = 1;
@@ -300,13 +331,32 @@ or0(double d)
 	return isnan(d) ? 0 : d;
 }
 
+/* The boosted trees' value of a record with a pooled value; a failure
+ * of XGBoost on a model it loaded is not the record's fault: exit. */
+static double
+tree_value(const struct predict *p, const struct valuer *vr,
+    const struct view *v)
+{
+	float x[GBM_NTERMS], margin;
+	double lg;
+	char err[512];
+
+	if (gbm_row(v, p->gpos, x, &margin) < 0)
+		return NAN;
+	if (gbm_predict(vr->gbm, x, &margin, 1, &lg, err, sizeof(err)) < 0)
+		errx(1, "model store version %d: gbm: %s", vr->version, err);
+	return exp(lg);
+}
+
 /*
- * The hedonic value: ln value, its sigma and ln value a month on; -1 if
+ * The hedonic value: ln value, its sigma and ln value a month on
+ * (and the boosted trees' value into *gbm, if the version has them); -1 if
  * the features have no fitted price.
  */
 static int
 hedonic(const struct predict *p, const struct valuer *vr,
-    const struct view *v, double *lnv, double *sd, double *lnnext)
+    const struct view *v, double *lnv, double *sd, double *lnnext,
+    double *gbm)
 {
 	const int *fx = p->fx;
 	double level = view_opt_double(v, fx[F_LEVEL]);
@@ -316,7 +366,7 @@ hedonic(const struct predict *p, const struct valuer *vr,
 	double cond = view_opt_double(v, fx[F_COND]);
 	double age = view_double(v, fx[F_AGE]);
 	double x[HEDONIC_NTERMS], xn[HEDONIC_NTERMS], var, km_month;
-	double pooled = view_opt_double(v, fx[F_POOLED]), comps, w;
+	double pooled = view_opt_double(v, fx[F_POOLED]), comps, w, d;
 	int64_t n;
 	const struct calib *c;
 	char class[MODEL_CLASS_LEN];
@@ -336,6 +386,13 @@ hedonic(const struct predict *p, const struct valuer *vr,
 		if (comps > 0 && !isnan(w)) {
 			*lnv += w * (log(comps) - log(pooled));
 			*lnnext += w * (log(comps) - log(pooled));
+		}
+		/* And with the boosted trees by theirs. */
+		if (vr->gbm != NULL) {
+			*gbm = tree_value(p, vr, v);
+			d = vr->gbm_weight * (log(*gbm) - *lnv);
+			*lnv += d;
+			*lnnext += d;
 		}
 	} else {
 		if (isnan(level) || level <= 0)
@@ -402,7 +459,7 @@ value_one(struct predict *p, struct rec *r, const struct view *v,
 	const int *fx = p->fx;
 	const struct valuer *vr = valuer_at(p, view_long(v, fx[F_OBSERVED]));
 	struct slot sl[A_COUNT];
-	double lnv, sd, lnnext, val, se, next, naive, nmpi, mpi;
+	double lnv, sd, lnnext, val, se, next, naive, nmpi, mpi, gbm;
 	const char *why;
 	int ok;
 
@@ -415,7 +472,8 @@ value_one(struct predict *p, struct rec *r, const struct view *v,
 		    0 ? -2 : -1;
 	memset(sl, 0, sizeof(sl));
 #define SET(f, h, val)	(sl[f].has = (h), sl[f].d = (h) ? (val) : 0)
-	ok = hedonic(p, vr, v, &lnv, &sd, &lnnext) == 0;
+	gbm = NAN;
+	ok = hedonic(p, vr, v, &lnv, &sd, &lnnext, &gbm) == 0;
 	if (ok && p->kind == HEDONIC) {
 		SET(A_VALUE, 1, exp(lnv));
 		SET(A_LO, 1, exp(lnv - p->z * sd));
@@ -452,6 +510,7 @@ value_one(struct predict *p, struct rec *r, const struct view *v,
 	SET(A_NAIVE, !isnan(naive), naive);
 	SET(A_INDEX, !isnan(naive) && !isnan(nmpi) && !isnan(mpi) && nmpi > 0,
 	    naive * mpi / nmpi);
+	SET(A_GBM, p->kind == HEDONIC && !isnan(gbm), gbm);
 #undef SET
 	appender_put(p->out, sink, v, sl);
 	return 0;
@@ -480,6 +539,9 @@ predict_setup(struct predict *p, const char *models, int version)
 	for (i = 0; i < F_COUNT; i++)
 		p->fx[i] = field_pos(fs, feature_names[i], feature_types[i],
 		    "cv-predict");
+	for (i = 0; i < GBM_NFIELDS; i++)
+		p->gpos[i] = field_pos(fs, gbm_fields[i], gbm_types[i],
+		    "cv-predict");
 	p->valid = valid_new(feature_names, feature_types, p->fx, F_COUNT);
 	p->features = reader_new(fs);
 	p->out = appender_new(fs, schema_get("Valuation"), added_names,
@@ -494,8 +556,10 @@ predict_free(struct predict *p)
 	reader_free(p->features);
 	valid_free(p->valid);
 	appender_free(p->out);
-	for (i = 0; i < p->nvaluers; i++)
+	for (i = 0; i < p->nvaluers; i++) {
 		free(p->valuers[i].calib);
+		gbm_free(p->valuers[i].gbm);
+	}
 	free(p->valuers);
 }
 

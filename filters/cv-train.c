@@ -17,6 +17,13 @@
  *     these rows the least median absolute error (w on a grid of 0.05);
  *     trained with hedonic.  These rows are earlier than those the
  *     version values (cv-predict -P): the weight never sees them.
+ * gbm: boosted trees (XGBoost, lib/gbm.c) of ln price with ln pooled_value
+ *     as base margin, on the rows with a pooled value: fitted on the
+ *     earlier three quarters, weighed in the blend (class "gbm": w in
+ *     ln value = (1 - w) ln blend + w ln gbm, least median error) on the
+ *     latest quarter, which that fit never saw, then refitted on all.
+ *     Trained with hedonic, whose blend it extends; a version keeps it
+ *     with its weight, 0 included, so its error is reported either way.
  * seed: price = a V + b MPI + c H + d lambda + e by ordinary least
  *     squares, V the base, H the condition, lambda the elasticity.
  *
@@ -42,6 +49,7 @@
 #include <gsl/gsl_statistics_double.h>
 
 #include "lib/append.h"
+#include "lib/gbm.h"
 #include "lib/kafka.h"
 #include "lib/models.h"
 #include "lib/schema.h"
@@ -86,8 +94,19 @@ struct rows {
 	int	 p;
 };
 
+/* The boosted trees' rows: terms, ln price, margin, time. */
+struct gbm_rows {
+	float	*x, *y, *margin;
+	int64_t	*at;
+	size_t	 n, cap;
+};
+
+/* Rows the boosted trees need, at least (a quarter of them weighs it). */
+#define GBM_MIN_ROWS	1000
+
 struct train {
-	int		 hedonic, seed;
+	int		 hedonic, seed, gbm;
+	int		 verbose;
 	const char	*method;		/* hedonic's: ols or robust */
 	size_t		 min_rows, min_class;
 	double		 interval;
@@ -98,7 +117,9 @@ struct train {
 	double		*by, *bx;
 	int		*bc;
 	size_t		 nb, capb;
+	struct gbm_rows	 g;
 	int		 fx[F_COUNT];
+	int		 gpos[GBM_NFIELDS];	/* of gbm_fields */
 	struct valid	*valid;		/* of the fields read */
 	int64_t		 used;
 };
@@ -121,7 +142,7 @@ help(void)
 	    "rejects\n"
 	    "  -f, --since TIME    only sales observed at or after TIME\n"
 	    "  -i, --interval P    coverage the calibration aims at (0.9)\n"
-	    "  -k, --kinds L       models to fit: hedonic,seed (both)\n"
+	    "  -k, --kinds L       models to fit: hedonic,gbm,seed (all)\n"
 	    "  -m, --models FILE   the model store (created if missing)\n"
 	    "  -n, --min-rows N    rows a model needs (100)\n"
 	    "  -r, --method M      hedonic fit: huber (default), bisquare, "
@@ -155,6 +176,32 @@ rows_add(struct rows *r, const double *x, double y, double price,
 	r->sd[r->n] = sd;
 	snprintf(r->class[r->n], sizeof(*r->class), "%s", class);
 	r->n++;
+}
+
+static void
+gbm_rows_add(struct gbm_rows *g, const struct view *v, const int *pos,
+    double price, int64_t at)
+{
+	if (g->n == g->cap) {
+		g->cap = g->cap ? 2 * g->cap : 1024;
+		g->x = erealloc(g->x, g->cap * GBM_NTERMS * sizeof(*g->x));
+		g->y = erealloc(g->y, g->cap * sizeof(*g->y));
+		g->margin = erealloc(g->margin, g->cap * sizeof(*g->margin));
+		g->at = erealloc(g->at, g->cap * sizeof(*g->at));
+	}
+	if (gbm_row(v, pos, g->x + g->n * GBM_NTERMS, &g->margin[g->n]) < 0)
+		return;
+	g->y[g->n] = (float)log(price);
+	g->at[g->n++] = at;
+}
+
+static void
+gbm_rows_free(struct gbm_rows *g)
+{
+	free(g->x);
+	free(g->y);
+	free(g->margin);
+	free(g->at);
 }
 
 static void
@@ -237,6 +284,8 @@ take(struct train *t, struct rec *rec, const struct view *v)
 		    pooled);
 		t->bc[t->nb++] = view_long(v, fx[F_COMPS_SALES]) > 3;
 	}
+	if (t->gbm && pooled > 0)
+		gbm_rows_add(&t->g, v, t->gpos, price, at);
 	if (t->seed && !isnan(mpi) && !isnan(cond) && !isnan(el)) {
 		seed_x(x, base, mpi, cond, el);
 		rows_add(&t->s, x, price, price, base, 0, class);
@@ -620,6 +669,143 @@ train_blend(struct train *t, struct version *ver)
 	free(e);
 }
 
+/* The gbm rows in time order (Features come so; a merge may not). */
+static const int64_t *gbm_at;
+
+static int
+by_time(const void *a, const void *b)
+{
+	size_t i = *(const size_t *)a, j = *(const size_t *)b;
+
+	if (gbm_at[i] != gbm_at[j])
+		return gbm_at[i] < gbm_at[j] ? -1 : 1;
+	return i < j ? -1 : i > j;
+}
+
+static void
+gbm_sort(struct gbm_rows *g)
+{
+	size_t *ix = emalloc((g->n ? g->n : 1) * sizeof(*ix)), i;
+	struct gbm_rows s = { 0 };
+
+	for (i = 0; i < g->n; i++)
+		ix[i] = i;
+	gbm_at = g->at;
+	qsort(ix, g->n, sizeof(*ix), by_time);
+	s.x = emalloc((g->n ? g->n : 1) * GBM_NTERMS * sizeof(*s.x));
+	s.y = emalloc((g->n ? g->n : 1) * sizeof(*s.y));
+	s.margin = emalloc((g->n ? g->n : 1) * sizeof(*s.margin));
+	s.at = emalloc((g->n ? g->n : 1) * sizeof(*s.at));
+	for (i = 0; i < g->n; i++) {
+		memcpy(s.x + i * GBM_NTERMS, g->x + ix[i] * GBM_NTERMS,
+		    GBM_NTERMS * sizeof(*s.x));
+		s.y[i] = g->y[ix[i]];
+		s.margin[i] = g->margin[ix[i]];
+		s.at[i] = g->at[ix[i]];
+	}
+	s.n = s.cap = g->n;
+	gbm_rows_free(g);
+	*g = s;
+	free(ix);
+}
+
+/* ln of the value the blend gives without the trees: pooled moved
+ * towards the comparables by its class's weight (term 2 is their gap). */
+static double
+blend_before(const struct version *ver, const float *x, float margin)
+{
+	const struct model *m;
+
+	if (isnan(x[2]) || !(x[3] > 0))
+		return margin;
+	m = version_model(ver, "blend", x[3] > 3 ? "4-8" : "1-3");
+	return margin + (m != NULL ? m->coef[0] * x[2] : 0);
+}
+
+static void
+train_gbm(struct train *t, struct version *ver)
+{
+	struct gbm_rows *g = &t->g;
+	size_t nfit = g->n * 3 / 4, nh = g->n - nfit, i, k, bestk = 0;
+	double *lg, *e, best = INFINITY, alone = NAN, l0;
+	unsigned char *bytes = NULL;
+	struct gbm *tree = NULL;
+	struct model *m;
+	size_t len;
+	char err[512];
+	static const char *const gbm_blend_terms[1] = { "gbm" };
+
+	if (g->n < GBM_MIN_ROWS) {
+		/* Not a refusal: few sales have a pooled value yet. */
+		if (t->verbose)
+			warnx("gbm: %zu rows with a pooled value, fewer "
+			    "than %d: not fitted", g->n, GBM_MIN_ROWS);
+		return;
+	}
+	gbm_sort(g);
+	lg = emalloc(nh * sizeof(*lg));
+	e = emalloc(nh * sizeof(*e));
+	if (gbm_fit(g->x, g->y, g->margin, nfit, &bytes, &len, err,
+	    sizeof(err)) < 0 || (tree = gbm_load(bytes, len, err,
+	    sizeof(err))) == NULL || gbm_predict(tree, g->x + nfit *
+	    GBM_NTERMS, g->margin + nfit, nh, lg, err, sizeof(err)) < 0) {
+		warnx("gbm: %s; not fitted", err);
+		goto out;
+	}
+	/* Its weight on the latest quarter, which the fit never saw. */
+	for (k = 0; k <= 20; k++) {
+		for (i = 0; i < nh; i++) {
+			l0 = blend_before(ver, g->x + (nfit + i) * GBM_NTERMS,
+			    g->margin[nfit + i]);
+			e[i] = fabs(exp(g->y[nfit + i] - (l0 + k / 20.0 *
+			    (lg[i] - l0))) - 1);
+		}
+		gsl_sort(e, 1, nh);
+		l0 = gsl_stats_median_from_sorted_data(e, 1, nh);
+		if (k == 20)
+			alone = l0;
+		if (l0 < best) {
+			best = l0;
+			bestk = k;
+		}
+	}
+	free(bytes);
+	bytes = NULL;
+	if (gbm_fit(g->x, g->y, g->margin, g->n, &bytes, &len, err,
+	    sizeof(err)) < 0) {
+		warnx("gbm: %s; not fitted", err);
+		goto out;
+	}
+	m = &ver->models[ver->nmodels++];
+	memset(m, 0, sizeof(*m));
+	name_terms(m, "gbm", "*", gbm_terms, GBM_NTERMS);
+	snprintf(m->method, sizeof(m->method), "xgboost");
+	for (i = 0; i < GBM_NTERMS; i++)
+		m->coef[i] = NAN;
+	for (i = 0; i < GBM_NTERMS * GBM_NTERMS; i++)
+		m->cov[i] = NAN;
+	m->n = (int64_t)g->n;
+	m->r2 = m->rmse = NAN;
+	m->mdape = alone;
+	m->bytes = bytes;
+	m->nbytes = len;
+	bytes = NULL;
+	m = &ver->models[ver->nmodels++];
+	memset(m, 0, sizeof(*m));
+	name_terms(m, "blend", "gbm", gbm_blend_terms, 1);
+	snprintf(m->method, sizeof(m->method), "grid");
+	m->coef[0] = bestk / 20.0;
+	m->cov[0] = NAN;
+	m->n = (int64_t)nh;
+	m->r2 = m->rmse = NAN;
+	m->mdape = best;
+out:
+	gbm_free(tree);
+	free(bytes);
+	free(lg);
+	free(e);
+}
+
 static int
 train_seed(struct train *t, struct version *ver)
 {
@@ -661,8 +847,13 @@ show(const struct version *ver)
 		if (!isnan(m->r2))
 			fprintf(stderr, ", R2 %.4f, RMSE %.4g, MdAPE %.2f%%",
 			    m->r2, m->rmse, 100 * m->mdape);
+		else if (!isnan(m->mdape))
+			fprintf(stderr, ", MdAPE %.2f%%", 100 * m->mdape);
+		if (m->bytes != NULL)
+			fprintf(stderr, ", %zu bytes of model", m->nbytes);
 		fputc('\n', stderr);
-		for (j = 0; j < m->nterms; j++)
+		/* A learner of its own bytes has no coefficients. */
+		for (j = 0; m->bytes == NULL && j < m->nterms; j++)
 			fprintf(stderr, "cv-train:   %-14s %12.6g  se %.3g\n",
 			    m->terms[j], m->coef[j], isnan(m->cov[j * m->nterms
 			    + j]) ? NAN : sqrt(m->cov[j * m->nterms + j]));
@@ -689,15 +880,17 @@ kinds_arg(struct train *t, const char *list)
 {
 	char *copy = estrdup(list), *p, *save = NULL;
 
-	t->hedonic = t->seed = 0;
+	t->hedonic = t->seed = t->gbm = 0;
 	for (p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL, ",",
 	    &save)) {
 		if (strcmp(p, "hedonic") == 0)
 			t->hedonic = 1;
 		else if (strcmp(p, "seed") == 0)
 			t->seed = 1;
+		else if (strcmp(p, "gbm") == 0)
+			t->gbm = 1;
 		else {
-			warnx("-k: %s: not hedonic or seed", p);
+			warnx("-k: %s: not hedonic, gbm or seed", p);
 			usage(stderr);
 			exit(2);
 		}
@@ -736,7 +929,7 @@ main(int argc, char *argv[])
 	int c, i, rc, verbose = 0, status, has_until = 0, refused = 0;
 	struct timespec wall;
 
-	t.hedonic = t.seed = 1;
+	t.hedonic = t.seed = t.gbm = 1;
 	t.method = "huber";
 	t.min_rows = 100;
 	t.min_class = 30;
@@ -797,6 +990,11 @@ main(int argc, char *argv[])
 			return 2;
 		}
 	}
+	if (t.gbm && !t.hedonic) {
+		warnx("-k: gbm extends hedonic's blend: fit them together");
+		usage(stderr);
+		return 2;
+	}
 	if (store == NULL || (!t.hedonic && !t.seed)) {
 		warnx(store ? "-k: no model to fit" : "-m: a model store is "
 		    "needed");
@@ -808,6 +1006,9 @@ main(int argc, char *argv[])
 	fs = schema_get("Features");
 	for (i = 0; i < F_COUNT; i++)
 		t.fx[i] = field_pos(fs, feature_names[i], feature_types[i],
+		    "cv-train");
+	for (i = 0; i < GBM_NFIELDS; i++)
+		t.gpos[i] = field_pos(fs, gbm_fields[i], gbm_types[i],
 		    "cv-train");
 	t.valid = valid_new(feature_names, feature_types, t.fx, F_COUNT);
 	t.h.p = HEDONIC_NTERMS;
@@ -838,18 +1039,24 @@ main(int argc, char *argv[])
 		warnx("stopped by a signal; the model store is unchanged");
 		rows_free(&t.h);
 		rows_free(&t.s);
+		gbm_rows_free(&t.g);
 		free(t.by);
 		free(t.bx);
 		free(t.bc);
 		schema_cleanup();
 		return tally_finish(verbose);
 	}
-	/* hedonic, the calibrations (all and at most 8 levels), seed */
-	ver.models = ecalloc(16, sizeof(*ver.models));
+	/* hedonic, the calibrations (all and at most 8 levels), 3 blends,
+	 * gbm, seed */
+	ver.models = ecalloc(20, sizeof(*ver.models));
+	t.verbose = verbose;
 	if (t.hedonic && train_hedonic(&t, &ver) < 0)
 		refused = 1;
-	else if (t.hedonic)
+	else if (t.hedonic) {
 		train_blend(&t, &ver);
+		if (t.gbm)
+			train_gbm(&t, &ver);
+	}
 	if (t.seed && train_seed(&t, &ver) < 0)
 		refused = 1;
 	if (ver.nmodels == 0)
@@ -877,6 +1084,7 @@ main(int argc, char *argv[])
 	version_free(&ver);
 	rows_free(&t.h);
 	rows_free(&t.s);
+	gbm_rows_free(&t.g);
 	free(t.by);
 	free(t.bx);
 	free(t.bc);

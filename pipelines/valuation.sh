@@ -33,6 +33,16 @@ value() {
 	    out/valuation-$name.avro 2> /dev/null || exit 1
 }
 
+# gbm NAME: the boosted trees on the rows they valued (the same rows for
+# the three), and the blend weight each monthly version gave them.
+gbm() {
+	cv-score -c value,pooled_value,gbm_value out/valuation-$1.avro | sed 1d |
+	    awk '{ print "  " $0 }'
+	echo "  gbm weight by version: $(sqlite3 out/models-$1.db "SELECT
+	    group_concat(printf('%.2f', json_extract(coef, '\$[0]')), ' ') FROM
+	    models WHERE kind = 'blend' AND class = 'gbm'")"
+}
+
 # score FILE [cv-score options]: value, pooled, comps and MMR on the rows
 # that have all four (cv-score -a: the same rows), then the value alone.
 score() {
@@ -43,7 +53,9 @@ score() {
 echo "(MdAPE: median absolute % error against the sale price; ±5 %: share"
 echo " within 5 %; cover: share inside the 90 % interval.  value is the blend"
 echo " cv-predict gives, pooled_value the pooled model alone, comps_value the"
-echo " comparable sales; on the rows all four have)"
+echo " comparable sales, each on the rows it has (cv-score -a); then the"
+echo " boosted trees (gbm_value) beside value and pooled on the rows they"
+echo " valued, with their weight in the blend per monthly version)"
 printf '  %-24s %-18s %6s %8s %8s %6s %6s %8s %7s\n' group prediction n \
     MdAPE MAPE ±5% ±10% bias cover
 for f in camry:auction_toyota_camry_12k odyssey:auction_honda_odyssey_3500 \
@@ -52,6 +64,7 @@ for f in camry:auction_toyota_camry_12k odyssey:auction_honda_odyssey_3500 \
 	value $name $D/${f#*:}.csv
 	echo "-- $name alone"
 	score out/valuation-$name.avro
+	gbm $name
 done
 echo "-- the multi-make file by density (earlier sales of the model: 0, 1-4,"
 echo "   5-19, 20+), every row (value and MMR)"

@@ -79,7 +79,12 @@ static const char store_schema[] =
     "REFERENCES versions, kind TEXT NOT NULL, class TEXT NOT NULL, "
     "method TEXT NOT NULL, terms TEXT NOT NULL, coef TEXT NOT NULL, "
     "cov TEXT NOT NULL, n INTEGER NOT NULL, r2 REAL, rmse REAL, "
-    "mdape REAL, PRIMARY KEY (version, kind, class));";
+    "mdape REAL, PRIMARY KEY (version, kind, class));"
+    /* A learner's own bytes beside its row (gbm: XGBoost's JSON). */
+    "CREATE TABLE IF NOT EXISTS model_bytes(version INTEGER NOT NULL, "
+    "kind TEXT NOT NULL, class TEXT NOT NULL, bytes BLOB NOT NULL, "
+    "PRIMARY KEY (version, kind, class), FOREIGN KEY (version, kind, "
+    "class) REFERENCES models);";
 
 sqlite3 *
 models_open(const char *path)
@@ -161,6 +166,38 @@ col_text(sqlite3_stmt *q, int i)
 	return s ? (const char *)s : "";
 }
 
+/* The bytes of the version's models that have them; a store written
+ * before there were any has no such table and no such models. */
+static void
+load_bytes(sqlite3 *db, struct version *ver)
+{
+	sqlite3_stmt *q;
+	struct model *m;
+	const void *b;
+	int i, n;
+
+	if (sqlite3_prepare_v2(db, "SELECT bytes FROM model_bytes WHERE "
+	    "version = ? AND kind = ? AND class = ?", -1, &q, NULL) !=
+	    SQLITE_OK)
+		return;
+	for (i = 0; i < ver->nmodels; i++) {
+		m = &ver->models[i];
+		sqlite3_reset(q);
+		sqlite3_bind_int(q, 1, ver->version);
+		sqlite3_bind_text(q, 2, m->kind, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, m->class, -1, SQLITE_STATIC);
+		if (!db_row(q))
+			continue;
+		b = sqlite3_column_blob(q, 0);
+		n = sqlite3_column_bytes(q, 0);
+		m->bytes = emalloc(n > 0 ? (size_t)n : 1);
+		if (n > 0)
+			memcpy(m->bytes, b, (size_t)n);
+		m->nbytes = (size_t)n;
+	}
+	sqlite3_finalize(q);
+}
+
 static void
 load_models(sqlite3 *db, struct version *ver)
 {
@@ -195,6 +232,7 @@ load_models(sqlite3 *db, struct version *ver)
 		m->mdape = sqlite3_column_double(q, 9);
 	}
 	sqlite3_finalize(q);
+	load_bytes(db, ver);
 }
 
 static void
@@ -258,6 +296,10 @@ models_load_all(sqlite3 *db, const char *kind, struct version **out)
 void
 version_free(struct version *ver)
 {
+	int i;
+
+	for (i = 0; i < ver->nmodels; i++)
+		free(ver->models[i].bytes);
 	free(ver->input);
 	free(ver->models);
 }
@@ -356,6 +398,20 @@ models_save(sqlite3 *db, struct version *ver)
 		free(t);
 		free(c);
 		free(v);
+	}
+	sqlite3_finalize(q);
+	q = db_prepare(db, "INSERT INTO model_bytes VALUES (?, ?, ?, ?)");
+	for (i = 0; i < ver->nmodels; i++) {
+		m = &ver->models[i];
+		if (m->bytes == NULL)
+			continue;
+		sqlite3_reset(q);
+		sqlite3_bind_int(q, 1, ver->version);
+		sqlite3_bind_text(q, 2, m->kind, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 3, m->class, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(q, 4, m->bytes, (int)m->nbytes,
+		    SQLITE_STATIC);
+		db_step_done(db, q);
 	}
 	sqlite3_finalize(q);
 	db_exec(db, "COMMIT");

@@ -4,7 +4,7 @@
  * which reads them.
  *
  * A version is what one cv-train run wrote: several models, each a kind
- * (hedonic, calibration, seed) and a class ("*", or a decay level for
+ * (hedonic, calibration, blend, gbm, seed) and a class ("*", or a decay level for
  * calibration), with named terms, coefficients, their covariance and the
  * fit's statistics.  Versions are numbered 1, 2, ... and never changed.
  */
@@ -30,6 +30,10 @@ struct model {
 	double	 cov[MODEL_MAXTERMS * MODEL_MAXTERMS];	/* row-major */
 	int64_t	 n;
 	double	 r2, rmse, mdape;
+	/* A learner's own encoding (gbm: XGBoost's JSON), else NULL;
+	 * freed by version_free. */
+	unsigned char *bytes;
+	size_t	 nbytes;
 };
 
 struct version {
