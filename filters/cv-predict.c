@@ -331,27 +331,37 @@ or0(double d)
 	return isnan(d) ? 0 : d;
 }
 
-/* The boosted trees' value of a record with a pooled value; a failure
- * of XGBoost on a model it loaded is not the record's fault: exit. */
+/* The boosted trees' ln value of n rows; a failure of XGBoost on a
+ * model it loaded is not the records' fault: exit. */
+static void
+trees(const struct valuer *vr, const float *x, const float *margin,
+    size_t n, double *lg)
+{
+	char err[512];
+
+	if (gbm_predict(vr->gbm, x, margin, n, lg, err, sizeof(err)) < 0)
+		errx(1, "model store version %d: gbm: %s", vr->version, err);
+}
+
+/* The boosted trees' value of a record with a pooled value, alone. */
 static double
 tree_value(const struct predict *p, const struct valuer *vr,
     const struct view *v)
 {
 	float x[GBM_NTERMS], margin;
 	double lg;
-	char err[512];
 
 	if (gbm_row(v, p->gpos, x, &margin) < 0)
 		return NAN;
-	if (gbm_predict(vr->gbm, x, &margin, 1, &lg, err, sizeof(err)) < 0)
-		errx(1, "model store version %d: gbm: %s", vr->version, err);
+	trees(vr, x, &margin, 1, &lg);
 	return exp(lg);
 }
 
 /*
  * The hedonic value: ln value, its sigma and ln value a month on
- * (and the boosted trees' value into *gbm, if the version has them); -1 if
- * the features have no fitted price.
+ * (and the boosted trees' value in *gbm, if the version has them: the
+ * caller's if it is not NAN, else computed); -1 if the features have no
+ * fitted price.
  */
 static int
 hedonic(const struct predict *p, const struct valuer *vr,
@@ -389,7 +399,8 @@ hedonic(const struct predict *p, const struct valuer *vr,
 		}
 		/* And with the boosted trees by theirs. */
 		if (vr->gbm != NULL) {
-			*gbm = tree_value(p, vr, v);
+			if (isnan(*gbm))
+				*gbm = tree_value(p, vr, v);
 			d = vr->gbm_weight * (log(*gbm) - *lnv);
 			*lnv += d;
 			*lnnext += d;
@@ -451,28 +462,36 @@ seed(const struct predict *p, const struct valuer *vr, const struct view *v,
 	return *val > 0 ? 0 : -1;
 }
 
-/* Value one record and write it; -1 if it was rejected, -2 to stop. */
+/* Check a record; -1 if it was rejected, -2 to stop, else 0. */
 static int
-value_one(struct predict *p, struct rec *r, const struct view *v,
-    struct sink *sink)
+check_one(struct predict *p, struct rec *r, const struct view *v)
 {
-	const int *fx = p->fx;
-	const struct valuer *vr = valuer_at(p, view_long(v, fx[F_OBSERVED]));
-	struct slot sl[A_COUNT];
-	double lnv, sd, lnnext, val, se, next, naive, nmpi, mpi, gbm;
 	const char *why;
-	int ok;
 
 	if (valid_check(p->valid, v, &why) >= 0)
 		return reject(rec_where(r), 1, NULL, 0, rec_value(r), "%s",
 		    why) < 0 ? -2 : -1;
-	if (view_text_len(v, fx[F_DECAY_LEVEL], 1) >= MODEL_CLASS_LEN)
+	if (view_text_len(v, p->fx[F_DECAY_LEVEL], 1) >= MODEL_CLASS_LEN)
 		return reject(rec_where(r), 1, NULL, 0, rec_value(r),
 		    "decay_level: longer than %d bytes", MODEL_CLASS_LEN - 1) <
 		    0 ? -2 : -1;
+	return 0;
+}
+
+/* Value a checked record and write it; gbm the trees' value if the
+ * caller has it (a batch), else NAN. */
+static void
+value_checked(struct predict *p, const struct view *v, struct sink *sink,
+    double gbm)
+{
+	const int *fx = p->fx;
+	const struct valuer *vr = valuer_at(p, view_long(v, fx[F_OBSERVED]));
+	struct slot sl[A_COUNT];
+	double lnv, sd, lnnext, val, se, next, naive, nmpi, mpi;
+	int ok;
+
 	memset(sl, 0, sizeof(sl));
 #define SET(f, h, val)	(sl[f].has = (h), sl[f].d = (h) ? (val) : 0)
-	gbm = NAN;
 	ok = hedonic(p, vr, v, &lnv, &sd, &lnnext, &gbm) == 0;
 	if (ok && p->kind == HEDONIC) {
 		SET(A_VALUE, 1, exp(lnv));
@@ -513,7 +532,98 @@ value_one(struct predict *p, struct rec *r, const struct view *v,
 	SET(A_GBM, p->kind == HEDONIC && !isnan(gbm), gbm);
 #undef SET
 	appender_put(p->out, sink, v, sl);
-	return 0;
+}
+
+/*
+ * Records held for the boosted trees: XGBoost takes some 20 us a call,
+ * 2 us a row in a batch of hundreds.  The checked records' bytes wait
+ * here, in order, until BATCH of them, the input's pause (stream_idle)
+ * or its end; then the trees value them in one call per version, and
+ * they are written and acknowledged in order.
+ */
+#define BATCH	512
+struct batch {
+	struct predict	*p;
+	struct src	*src;
+	struct sink	*sink;
+	struct buf	 bytes;
+	size_t		 off[BATCH + 1];
+	struct rec	 rec[BATCH];	/* for src_ack: origin, partition */
+	float		 x[BATCH * GBM_NTERMS], margin[BATCH];
+	double		 lg[BATCH];
+	struct view	 view[BATCH];
+	int		 n;
+	int		 flushing;	/* a sink's wait calls stream_idle */
+};
+
+/* The trees' values of the run's n rows, into gbm[] of their records. */
+static void
+trees_run(const struct valuer *vr, struct batch *b, int n, const int *at,
+    double *gbm)
+{
+	int i;
+
+	trees(vr, b->x, b->margin, (size_t)n, b->lg);
+	for (i = 0; i < n; i++)
+		gbm[at[i]] = exp(b->lg[i]);
+}
+
+static void
+batch_add(struct batch *b, const struct rec *r, const struct view *v)
+{
+	buf_add(&b->bytes, v->p, v->off[v->nfields]);
+	b->rec[b->n++] = *r;
+	b->off[b->n] = b->bytes.len;
+}
+
+static void
+batch_flush(void *arg)
+{
+	struct batch *b = arg;
+	struct predict *p = b->p;
+	const struct valuer *vr, *run = NULL;
+	const char *why;
+	double gbm[BATCH];
+	int i, n = 0, at[BATCH];
+
+	if (b->flushing || b->n == 0)
+		return;
+	b->flushing = 1;
+	/* The views now: the bytes no longer move.  The trees' rows go in
+	 * runs of one version (one run, unless -P crosses a version). */
+	for (i = 0; i < b->n; i++) {
+		if (view_parse(&b->view[i], reader_walker(p->features),
+		    b->bytes.p + b->off[i], b->off[i + 1] - b->off[i], &why) <
+		    0)
+			errx(1, "held record: %s", why);
+		gbm[i] = NAN;
+		vr = valuer_at(p, view_long(&b->view[i], p->fx[F_OBSERVED]));
+		if (vr->gbm == NULL || gbm_row(&b->view[i], p->gpos, b->x +
+		    n * GBM_NTERMS, &b->margin[n]) < 0)
+			continue;
+		if (run != NULL && vr != run) {
+			/* This row starts the next run: move it there. */
+			trees_run(run, b, n, at, gbm);
+			memmove(b->x, b->x + n * GBM_NTERMS, GBM_NTERMS *
+			    sizeof(*b->x));
+			b->margin[0] = b->margin[n];
+			n = 0;
+		}
+		run = vr;
+		at[n++] = i;
+	}
+	if (n > 0)
+		trees_run(run, b, n, at, gbm);
+	for (i = 0; i < b->n; i++) {
+		/* NAN for a record without the trees: hedonic() asks them
+		 * itself only where the version has them and the record a
+		 * pooled value, which the loop above has done. */
+		value_checked(p, &b->view[i], b->sink, gbm[i]);
+		src_ack(b->src, &b->rec[i]);
+	}
+	b->n = 0;
+	buf_clear(&b->bytes);
+	b->flushing = 0;
 }
 
 /*
@@ -585,8 +695,9 @@ main(int argc, char *argv[])
 	struct rec *r;
 	struct view *v;
 	const char *out = NULL, *models = NULL;
-	int c, rc, verbose = 0, version = 0, status;
+	int c, rc, verbose = 0, version = 0, status, i, batched = 0;
 	double t0 = now_seconds();
+	struct batch *batch;
 
 	p.kind = HEDONIC;
 	p.interval = 0.9;
@@ -661,14 +772,41 @@ main(int argc, char *argv[])
 	sink = sink_open(out, schema_text("Valuation"));
 	src = src_open(argv + optind, argc - optind, "Features");
 	src_lazy(src);
+	batch = ecalloc(1, sizeof(*batch));
+	batch->p = &p;
+	batch->src = src;
+	batch->sink = sink;
+	for (i = 0; i < p.nvaluers; i++)
+		batched |= p.valuers[i].gbm != NULL;
+	if (batched)
+		stream_on_idle(batch_flush, batch);
 	while ((rc = src_next(src, &r)) > 0) {
-		if ((v = reader_view(p.features, r)) != NULL &&
-		    value_one(&p, r, v, sink) == -2) {
+		if ((v = reader_view(p.features, r)) == NULL) {
+			src_ack(src, r);
+			continue;
+		}
+		if ((i = check_one(&p, r, v)) == -2) {
 			rc = -1;
 			break;
 		}
+		if (i == 0 && batched) {
+			batch_add(batch, r, v);
+			if (batch->n == BATCH)
+				batch_flush(batch);
+			continue;
+		}
+		/* In order: what waits goes first. */
+		if (batch->n > 0)
+			batch_flush(batch);
+		if (i == 0)
+			value_checked(&p, v, sink, NAN);
 		src_ack(src, r);
 	}
+	/* What was read before a stop or the end is written. */
+	if (batch->n > 0)
+		batch_flush(batch);
+	buf_free(&batch->bytes);
+	free(batch);
 	sink_close(sink);
 	src_close(src);
 	predict_free(&p);

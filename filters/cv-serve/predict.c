@@ -1,7 +1,8 @@
 /*
  * cv-serve: cv-predict's code as the filter runs it, its main renamed:
- * a request's features are valued by value_one() with the latest version
- * of the model store, as cv-predict -m does without -P.
+ * a request's features are checked by check_one() and valued by
+ * value_checked() with the latest version of the model store, as
+ * cv-predict -m does without -P (one record: no batch).
  */
 #define main	cv_predict_main
 int	cv_predict_main(int, char **);
@@ -46,5 +47,8 @@ pstage_run(struct predict *p, const char *enc, size_t len, struct sink *out)
 	if (view_parse(&v, reader_walker(p->features), enc, len, &why) < 0)
 		errx(1, "request: features: %s", why);
 	serve_rec(&r, enc, len);
-	return value_one(p, &r, &v, out) < 0 ? -1 : 0;
+	if (check_one(p, &r, &v) < 0)
+		return -1;
+	value_checked(p, &v, out, NAN);
+	return 0;
 }

@@ -78,3 +78,30 @@ refuse "no blend weight" "DELETE FROM models WHERE kind = 'blend' AND
     class = 'gbm'" "no blend weight in 0..1"
 refuse "a weight of 1.5" "UPDATE models SET coef = '[1.5]' WHERE
     kind = 'blend' AND class = 'gbm'" "no blend weight in 0..1"
+
+# The trees value records in batches: records that trickle in are not
+# held for the batch to fill.  Five records, then a pause of 4 s: their
+# five valuations are out (through cv-cat) within 2 s.
+$PY - "$T/f.avro" "$T/g.avro" > "$T/cut" <<'PY'
+import sys
+import avro.datafile, avro.io, avro.schema
+r = avro.datafile.DataFileReader(open(sys.argv[1], "rb"), avro.io.DatumReader())
+schema = avro.schema.parse(r.meta["avro.schema"].decode())
+w = avro.datafile.DataFileWriter(open(sys.argv[2], "wb"), avro.io.DatumWriter(), schema)
+for i, rec in enumerate(r):
+    w.append(rec)
+    if i == 4:
+        print(w.sync())        # where the first five records' block ends
+w.close()
+PY
+cut=$(cat "$T/cut")
+{ head -c "$cut" "$T/g.avro"; sleep 4; tail -c "+$((cut + 1))" "$T/g.avro"; } |
+    cv-predict -m "$T/m.db" | cv-cat -f csv -c gbm_value > "$T/trickle.csv" &
+sleep 2
+early=$(($(wc -l < "$T/trickle.csv") - 1))
+wait
+check "five records, then a pause: their five valuations out before it ends ($early)" \
+    test "$early" -eq 5
+cv-predict -m "$T/m.db" "$T/f.avro" | cv-cat -f csv -c gbm_value > "$T/whole.csv"
+check "and then every record, valued as in one go ($(sed 1d "$T/whole.csv" | wc -l))" \
+    cmp -s "$T/trickle.csv" "$T/whole.csv"
