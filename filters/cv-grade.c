@@ -123,17 +123,18 @@ struct grader {
 	struct valid	*valid;		/* of the fields read */
 	int64_t		 graded[3];	/* per tier, for -v */
 	int64_t		 entered, left;
+	const char	*state;		/* -S */
+	struct positions at;		/* where the state stands in topics */
 };
-
-/* The grader of this run, for start_again(). */
-static struct grader *live;
 
 /* Forget the streaks: the input is read again from its start. */
 static void
-start_again(void)
+start_again(void *arg)
 {
-	map_free(live->streaks, free);
-	live->streaks = map_new();
+	struct grader *g = arg;
+
+	map_free(g->streaks, free);
+	g->streaks = map_new();
 }
 
 static void
@@ -426,11 +427,14 @@ load_state(struct grader *g, const char *path)
 		map_put(g->streaks, (const char *)sqlite3_column_text(q, 0), s);
 	}
 	sqlite3_finalize(q);
+	positions_load(db, &g->at);
 	db_close(db);
 }
 
+/* The streaks, and where they stand in the input topics (now; none for
+ * files and pipes), in one transaction. */
 static void
-save_state(struct grader *g, const char *path)
+save_state(struct grader *g, const char *path, const struct positions *now)
 {
 	sqlite3 *db = db_open(path);
 	sqlite3_stmt *q;
@@ -452,8 +456,18 @@ save_state(struct grader *g, const char *path)
 		db_step_done(db, q);
 	}
 	sqlite3_finalize(q);
+	positions_save(db, now != NULL ? now : &(struct positions){ 0 });
 	db_exec(db, "COMMIT");
 	db_close(db);
+}
+
+/* A checkpoint over topics (stream_resume()). */
+static void
+checkpointed(void *arg, const struct positions *now)
+{
+	struct grader *g = arg;
+
+	save_state(g, g->state, now);
 }
 
 /* Settings that cannot go together; each named with where it was set. */
@@ -506,6 +520,7 @@ grader_free(struct grader *g)
 	appender_free(g->out);
 	map_free(g->refs, free);
 	map_free(g->streaks, free);
+	positions_free(&g->at);
 }
 
 /* Check and grade one record of r; -1 when the policy says stop. */
@@ -593,11 +608,15 @@ main(int argc, char *argv[])
 	}
 	stream_init();
 	grader_setup(&g, ref);
-	if (state != NULL)
+	/* Over topics every instance reads every partition: the streaks
+	 * follow a partition to another instance.  With -S the state and
+	 * its positions are saved at each checkpoint; without, the state is
+	 * rebuilt by replay. */
+	stream_keep_state(start_again, &g);
+	if (state != NULL) {
 		load_state(&g, state);
-	else {		/* scaled out over topics: rebuilt by replay */
-		live = &g;
-		stream_keep_state(start_again);
+		g.state = state;
+		stream_resume(&g.at, checkpointed, &g);
 	}
 	sink = sink_open(out, schema_text("Graded"));
 	src = src_open(argv + optind, argc - optind, "Valuation");
@@ -610,8 +629,9 @@ main(int argc, char *argv[])
 		}
 		src_ack(src, r);
 	}
-	if (state != NULL && rc >= 0)
-		save_state(&g, state);
+	if (state != NULL && rc >= 0 && !kafka_input())
+		save_state(&g, state, NULL);	/* (topics: at the last
+						 * checkpoint) */
 	sink_close(sink);
 	src_close(src);
 	grader_free(&g);

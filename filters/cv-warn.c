@@ -76,17 +76,18 @@ struct warner {
 	struct valid	*valid;		/* of the fields read */
 	int		 changes, loans_only;
 	int64_t		 lit[3], unlit;
+	const char	*state;		/* -S */
+	struct positions at;		/* where the state stands in topics */
 };
-
-/* The warner of this run, for start_again(). */
-static struct warner *live;
 
 /* Forget the lights: the input is read again from its start. */
 static void
-start_again(void)
+start_again(void *arg)
 {
-	map_free(live->lights, free);
-	live->lights = map_new();
+	struct warner *w = arg;
+
+	map_free(w->lights, free);
+	w->lights = map_new();
 }
 
 static void
@@ -347,11 +348,14 @@ load_state(struct warner *w, const char *path)
 		    0), ln));
 	}
 	sqlite3_finalize(q);
+	positions_load(db, &w->at);
 	db_close(db);
 }
 
+/* The lights, and where they stand in the input topics (now; none for
+ * files and pipes), in one transaction. */
 static void
-save_state(struct warner *w, const char *path)
+save_state(struct warner *w, const char *path, const struct positions *now)
 {
 	sqlite3 *db = db_open(path);
 	sqlite3_stmt *q;
@@ -379,8 +383,18 @@ save_state(struct warner *w, const char *path)
 		db_step_done(db, q);
 	}
 	sqlite3_finalize(q);
+	positions_save(db, now != NULL ? now : &(struct positions){ 0 });
 	db_exec(db, "COMMIT");
 	db_close(db);
+}
+
+/* A checkpoint over topics (stream_resume()). */
+static void
+checkpointed(void *arg, const struct positions *now)
+{
+	struct warner *w = arg;
+
+	save_state(w, w->state, now);
 }
 
 /*
@@ -416,6 +430,7 @@ warner_free(struct warner *w)
 	valid_free(w->valid);
 	appender_free(w->out);
 	map_free(w->lights, free);
+	positions_free(&w->at);
 }
 
 /*
@@ -542,11 +557,15 @@ main(int argc, char *argv[])
 	}
 	stream_init();
 	w.lights = map_new();
-	if (state != NULL)
+	/* Over topics every instance reads every partition: a loan's
+	 * light follows its partition to another instance.  With -S the
+	 * state and its positions are saved at each checkpoint; without,
+	 * the state is rebuilt by replay. */
+	stream_keep_state(start_again, &w);
+	if (state != NULL) {
 		load_state(&w, state);
-	else {		/* scaled out over topics: rebuilt by replay */
-		live = &w;
-		stream_keep_state(start_again);
+		w.state = state;
+		stream_resume(&w.at, checkpointed, &w);
 	}
 	warner_setup(&w);
 	sink = sink_open(out, schema_text("Warning"));
@@ -563,8 +582,9 @@ main(int argc, char *argv[])
 		}
 		src_ack(src, r);
 	}
-	if (state != NULL && rc >= 0)
-		save_state(&w, state);
+	if (state != NULL && rc >= 0 && !kafka_input())
+		save_state(&w, state, NULL);	/* (topics: at the last
+						 * checkpoint) */
 	sink_close(sink);
 	src_close(src);
 	warner_free(&w);

@@ -51,6 +51,7 @@ struct opts {
 	double	  cohort_prior;		/* sales' worth of segment curve */
 	double	  region_prior;
 	size_t	  pool_refit;		/* sales between refits; 0: no pool */
+	const char *state;		/* -s file, or NULL */
 };
 
 /* One month of an index series: value, its log, ln volume (NAN if
@@ -152,6 +153,25 @@ struct pending {
 	struct learn	 l;		/* for a sighting */
 };
 
+/*
+ * Records held to be put in order (-l): a binary heap by order key, then
+ * arrival.  A record is released once the latest event time is past it
+ * by the lateness, so nothing that could still arrive belongs before it.
+ */
+struct held {
+	int64_t	 key, t;
+	uint64_t seq;
+	char	*bytes;		/* the Event encoding */
+	size_t	 len;
+	char	*where;
+};
+
+struct reorder {
+	struct held	*h;
+	size_t		 n, cap;
+	uint64_t	 seq;
+};
+
 struct state {
 	struct opts	 o;
 	struct map	*series;	/* source|segment|region */
@@ -172,6 +192,8 @@ struct state {
 	struct pool	*pool;		/* NULL without one (-R 0) */
 	char		**seen_sources;
 	int		 nseen;
+	struct reorder	 held;		/* -l */
+	struct positions at;		/* where it stands in topics */
 	/* for -v: what the state could not serve */
 	int64_t		 n_index, n_index_novol, n_vehicles, n_noindex,
 			 n_nodecay, n_noelasticity;
@@ -225,25 +247,6 @@ enum { V_ID, V_SEGMENT, V_REGION, V_OBSERVED, V_YEAR, V_KM, V_COND,
 struct item {
 	const char	*where;
 	struct rec	*r;
-};
-
-/*
- * Records held to be put in order (-l): a binary heap by order key, then
- * arrival.  A record is released once the latest event time is past it
- * by the lateness, so nothing that could still arrive belongs before it.
- */
-struct held {
-	int64_t	 key, t;
-	uint64_t seq;
-	char	*bytes;		/* the Event encoding */
-	size_t	 len;
-	char	*where;
-};
-
-struct reorder {
-	struct held	*h;
-	size_t		 n, cap;
-	uint64_t	 seq;
 };
 
 /* codec.c */
@@ -300,6 +303,7 @@ void	 learn_pending(struct state *);
 /* reorder.c */
 void	 held_push(struct reorder *, const struct view *, const char *);
 struct held held_pop(struct reorder *);
+void	 held_free(struct reorder *);
 
 /* valuing.c */
 void	 valuing_init(avro_schema_t);
@@ -312,7 +316,7 @@ void	 valuing_serve(struct state *, const struct pool_vehicle *, double,
 void	 load_state(struct state *, const char *);
 struct sqlite3;
 void	 load_state_db(struct state *, struct sqlite3 *, const char *);
-void	 save_state(struct state *, const char *);
+void	 save_state(struct state *, const char *, const struct positions *);
 
 /* main.c */
 int	 bad(const struct item *, const char *, ...) PRINTF(2, 3);

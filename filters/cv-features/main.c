@@ -73,6 +73,8 @@ state_clear(struct state *st)
 	for (i = 0; i < st->nseen; i++)
 		free(st->seen_sources[i]);
 	free(st->seen_sources);
+	held_free(&st->held);
+	positions_free(&st->at);
 	memset(st, 0, sizeof(*st));
 	st->o = o;
 }
@@ -103,9 +105,9 @@ process(struct state *st, const struct item *it, const struct view *v,
  * drop, only free them (after a stop).
  */
 static int
-release(struct state *st, struct reorder *q, int64_t until,
-    struct sink *sink, int drop)
+release(struct state *st, int64_t until, struct sink *sink, int drop)
 {
+	struct reorder *q = &st->held;
 	struct held x;
 	struct view v;
 	struct item it;
@@ -128,15 +130,21 @@ release(struct state *st, struct reorder *q, int64_t until,
 	return stop ? -1 : 0;
 }
 
-/* The state of this run, for start_again(). */
-static struct state *live;
-
 /* Forget everything: the input is read again from its start. */
 static void
-start_again(void)
+start_again(void *arg)
 {
-	state_clear(live);
-	state_init(live);
+	state_clear(arg);
+	state_init(arg);
+}
+
+/* A checkpoint over topics (stream_resume()). */
+static void
+checkpointed(void *arg, const struct positions *now)
+{
+	struct state *st = arg;
+
+	save_state(st, st->o.state, now);
 }
 
 static void
@@ -233,7 +241,6 @@ main(int argc, char *argv[])
 	struct src *src;
 	struct rec *r;
 	struct view *v;
-	struct reorder held = { 0 };
 	struct item it;
 	const char *out = NULL, *state = NULL;
 	int64_t t;
@@ -333,13 +340,19 @@ main(int argc, char *argv[])
 	codec_init();
 	if (state != NULL)
 		load_state(&st, state);
-	else if (kafka_input()) {
-		/* Scaled out, each instance keeps the whole market. */
-		if (st.o.lateness_ms > 0)
+	if (kafka_input()) {
+		/* Scaled out, each instance keeps the whole market: it
+		 * reads every partition.  With -s the state, the records
+		 * held for -l and where they stand are saved at each
+		 * checkpoint; without, the state is rebuilt by replay. */
+		if (st.o.lateness_ms > 0 && state == NULL)
 			errx(2, "-l: not with -t unless -s (partitions are "
 			    "merged in event time; see --idle)");
-		live = &st;
-		stream_keep_state(start_again);
+		stream_keep_state(start_again, &st);
+		if (state != NULL) {
+			st.o.state = state;
+			stream_resume(&st.at, checkpointed, &st);
+		}
 	}
 	sink = sink_open(out, schema_text("Features"));
 	src = src_open_merged(argv + optind, argc - optind, "Event",
@@ -370,9 +383,9 @@ main(int argc, char *argv[])
 		if (t > st.max_t)
 			st.max_t = t;
 		if (st.o.lateness_ms > 0) {
-			held_push(&held, v, rec_where(r));
-			if (release(&st, &held, st.max_t - st.o.lateness_ms,
-			    sink, 0) < 0)
+			held_push(&st.held, v, rec_where(r));
+			if (release(&st, st.max_t - st.o.lateness_ms, sink,
+			    0) < 0)
 				stop = 1;
 		} else {
 			it.where = rec_where(r);
@@ -382,12 +395,17 @@ main(int argc, char *argv[])
 		}
 		src_ack(src, r);
 	}
-	/* What arrived before a late record is still written. */
-	if (release(&st, &held, INT64_MAX, sink, stop && !late_stop) < 0)
+	/*
+	 * At the end, and before a late record, what is held is written.
+	 * Stopped by a signal over topics with -s, it stays held: the last
+	 * checkpoint saves it with the state, for the next run.
+	 */
+	if (!(stream_stop && state != NULL && kafka_input()) &&
+	    release(&st, INT64_MAX, sink, stop && !late_stop) < 0)
 		stop = 1;
-	free(held.h);
-	if (state != NULL)
-		save_state(&st, state);
+	if (state != NULL && !kafka_input())
+		save_state(&st, state, NULL);	/* (topics: at the last
+						 * checkpoint) */
 	sink_close(sink);
 	src_close(src);
 	codec_free();

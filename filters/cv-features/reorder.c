@@ -1,4 +1,5 @@
 /* cv-features: records held to be put back in event-time order (-l). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "features.h"
@@ -56,4 +57,17 @@ held_pop(struct reorder *q)
 		i = c;
 	}
 	return top;
+}
+
+void
+held_free(struct reorder *q)
+{
+	size_t i;
+
+	for (i = 0; i < q->n; i++) {
+		free(q->h[i].bytes);
+		free(q->h[i].where);
+	}
+	free(q->h);
+	memset(q, 0, sizeof(*q));
 }

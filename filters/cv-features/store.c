@@ -34,7 +34,9 @@ static const char state_schema[] =
     "CREATE TABLE IF NOT EXISTS last_sales(segment TEXT PRIMARY KEY, "
     "price REAL, mpi REAL);"
     "CREATE TABLE IF NOT EXISTS pending(seq INTEGER PRIMARY KEY, "
-    "event BLOB);";
+    "event BLOB);"
+    "CREATE TABLE IF NOT EXISTS held(seq INTEGER PRIMARY KEY, "
+    "at TEXT, event BLOB);";
 
 void
 load_state(struct state *st, const char *path)
@@ -44,6 +46,33 @@ load_state(struct state *st, const char *path)
 	db_exec(db, state_schema);
 	load_state_db(st, db, path);
 	db_close(db);
+}
+
+/* Records held for -l when the state was saved: held again, in order. */
+static void
+load_held(struct state *st, sqlite3 *db, const char *path)
+{
+	sqlite3_stmt *q;
+	struct view v;
+	const char *why;
+	int there;
+
+	q = db_prepare(db, "SELECT count(*) FROM sqlite_master WHERE "
+	    "type = 'table' AND name = 'held'");
+	there = db_row(q) && sqlite3_column_int(q, 0) > 0;
+	sqlite3_finalize(q);
+	if (!there)	/* a state made before they were kept */
+		return;
+	q = db_prepare(db, "SELECT at, event FROM held ORDER BY seq");
+	while (db_row(q)) {
+		if (view_parse(&v, reader_walker(codec.event),
+		    sqlite3_column_blob(q, 1), (size_t)sqlite3_column_bytes(q,
+		    1), &why) < 0)
+			errx(1, "%s: held: %s", path, why);
+		held_push(&st->held, &v, (const char *)sqlite3_column_text(q,
+		    0));
+	}
+	sqlite3_finalize(q);
 }
 
 /* The state from db, open (cv-serve opens it read-only); path names it. */
@@ -166,6 +195,8 @@ load_state_db(struct state *st, sqlite3 *db, const char *path)
 			errx(1, "%s: pending: a sighting refused", path);
 	}
 	sqlite3_finalize(q);
+	load_held(st, db, path);
+	positions_load(db, &st->at);
 }
 
 static void
@@ -176,8 +207,43 @@ save_points(sqlite3 *db, sqlite3_stmt *q, int col, const struct point *p,
 	sqlite3_bind_blob(q, col, p, n * (int)sizeof(*p), SQLITE_TRANSIENT);
 }
 
+/* The held records in arrival order (seq), so that they are held again
+ * in the same order. */
+static int
+by_seq(const void *a, const void *b)
+{
+	const struct held *x = *(const struct held *const *)a;
+	const struct held *y = *(const struct held *const *)b;
+
+	return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+static void
+save_held(struct state *st, sqlite3 *db)
+{
+	const struct held **h = ecalloc(st->held.n + 1, sizeof(*h));
+	sqlite3_stmt *q;
+	size_t i;
+
+	for (i = 0; i < st->held.n; i++)
+		h[i] = &st->held.h[i];
+	qsort(h, st->held.n, sizeof(*h), by_seq);
+	q = db_prepare(db, "INSERT INTO held VALUES (?, ?, ?)");
+	for (i = 0; i < st->held.n; i++) {
+		sqlite3_bind_int64(q, 1, (sqlite3_int64)i);
+		sqlite3_bind_text(q, 2, h[i]->where, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(q, 3, h[i]->bytes, (int)h[i]->len,
+		    SQLITE_STATIC);
+		db_step_done(db, q);
+	}
+	sqlite3_finalize(q);
+	free(h);
+}
+
+/* The state and where it stands in the input topics (now; NULL for
+ * files and pipes), in one transaction. */
 void
-save_state(struct state *st, const char *path)
+save_state(struct state *st, const char *path, const struct positions *now)
 {
 	sqlite3 *db = db_open(path);
 	sqlite3_stmt *q;
@@ -194,7 +260,7 @@ save_state(struct state *st, const char *path)
 	db_exec(db, "DELETE FROM meta; DELETE FROM sources; DELETE FROM "
 	    "series; DELETE FROM volumes; DELETE FROM decay; DELETE FROM "
 	    "vehicles; DELETE FROM offsets; DELETE FROM last_sales; "
-	    "DELETE FROM pending");
+	    "DELETE FROM pending; DELETE FROM held");
 	q = db_prepare(db, "INSERT INTO meta VALUES (?, ?)");
 	sqlite3_bind_text(q, 1, "max_t", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 2, st->max_t);
@@ -291,6 +357,8 @@ save_state(struct state *st, const char *path)
 	sqlite3_finalize(q);
 	if (st->pool != NULL)
 		pool_save(st->pool, db);
+	save_held(st, db);
+	positions_save(db, now != NULL ? now : &(struct positions){ 0 });
 	db_exec(db, "COMMIT");
 	db_close(db);
 	free(opts);

@@ -22,7 +22,7 @@
 #include "lib/view.h"
 
 struct kafka_conf kafka = { .from = INT64_MIN, .until = INT64_MAX,
-	.idle = 2 };
+	.idle = 2, .checkpoint = 1 };
 int32_t kafka_from_partition = -1;
 
 /*
@@ -160,6 +160,12 @@ kafka_option(int c, const char *arg)
 	case KAFKA_OPT_EOS:
 		kafka.eos = 1;
 		return 1;
+	case KAFKA_OPT_CHECKPOINT:
+		if (parse_double(arg, &kafka.checkpoint) < 0 ||
+		    !(kafka.checkpoint >= 0.01 && kafka.checkpoint <= 3600))
+			errx(2, "--checkpoint %s: not a number of seconds from "
+			    "0.01 to 3600", arg);
+		return 1;
 	case KAFKA_OPT_IDLE:
 		if (parse_double(arg, &kafka.idle) < 0 ||
 		    !(kafka.idle >= 0 && kafka.idle <= 86400))
@@ -191,7 +197,9 @@ kafka_help(FILE *fp)
 	    "                        confluent messages\n"
 	    "      --schema-ids FILE Confluent schema ids, \"ID NAME\" a line\n"
 	    "      --eos             exactly once: outputs and input offsets\n"
-	    "                        in one transaction (-t and -T)\n");
+	    "                        in one transaction (-t and -T)\n"
+	    "      --checkpoint S    commit offsets (the transaction, a state\n"
+	    "                        file) every S seconds (1)\n");
 }
 
 int
@@ -273,9 +281,10 @@ user_set(const char *k)
 
 /*
  * Consumer.  Offsets are committed by hand, one synchronous commit at a
- * checkpoint (every second, when about to wait, on revoke and at close),
- * and only after the producer (if any) has delivered everything produced
- * so far; never after a failed delivery.
+ * checkpoint (every --checkpoint seconds, when about to wait, on revoke
+ * and at close), and only after the producer (if any) has delivered
+ * everything produced so far; never after a failed delivery.  A state
+ * file (stream_resume()) is written after the commit.
  *
  * The partitions are merged in event time, as files are: each assigned
  * partition's messages wait in a queue of their own, and the next message
@@ -315,7 +324,11 @@ struct kin {
 	/* keeping the whole state: rk reads every partition outside the
 	 * group; group is the member that owns some and commits them */
 	rd_kafka_t			*group;
-	void				(*reset)(void);
+	struct kstate			 ks;
+	int64_t				 handed;	/* messages, ever */
+	int64_t				 saved;		/* progress() at the
+							 * last ks.save() */
+	double				 save_at, save_took;	/* s */
 	int				 replay;	/* read all again */
 	int				 settled;	/* assigned, not revoked */
 	int				 joined;	/* assigned once */
@@ -370,6 +383,46 @@ commit_transaction(struct kin *in)
 		errx(1, "kafka: transaction: %s", rd_kafka_error_string(e));
 }
 
+/* What changes when the state can have: a message handed out, or a
+ * record written or rejected without one (cv-features -l at the end). */
+static int64_t
+progress(const struct kin *in)
+{
+	return in->handed + tally.written + tally.rejected;
+}
+
+/*
+ * Everything read so far is done, delivered and committed: the filter
+ * writes its state with where the reading stands (stream_resume()).  Only
+ * after the commit, so that a state never runs ahead of the committed
+ * offsets: what a restart reads again up to them is replayed.  A filter
+ * writes its whole state, so a large one is written less often than
+ * offsets are committed: at most a tenth of the time goes to it (and
+ * always at close).
+ */
+static void
+save_state(struct kin *in)
+{
+	struct positions now = { 0 };
+	double t = now_seconds();
+	int i;
+
+	if (in->ks.save == NULL || progress(in) == in->saved ||
+	    undelivered > 0 || in->acked->cnt > 0 || stream_halted)
+		return;		/* (halted: the last one read is not done) */
+	if (!in->closing && t - in->save_at < 10 * in->save_took)
+		return;
+	for (i = 0; i < in->nparts; i++)
+		if (in->parts[i].next > 0)
+			positions_add(&now, in->parts[i].topic,
+			    in->parts[i].partition, in->parts[i].next);
+	in->ks.save(in->ks.save_arg, &now);
+	positions_free(&now);
+	in->saved = progress(in);
+	in->save_at = now_seconds();
+	in->save_took = in->save_at - t;
+}
+
 /*
  * Commit the acknowledged offsets once every output is delivered: one
  * synchronous commit at a time (no auto-commit timer racing it), kept
@@ -384,6 +437,7 @@ checkpoint(struct kin *in)
 	in->last_checkpoint = now_seconds();
 	if (kafka.eos && producer != NULL) {
 		commit_transaction(in);
+		save_state(in);
 		return;
 	}
 	if (producer != NULL) {
@@ -395,16 +449,21 @@ checkpoint(struct kin *in)
 			return;
 		}
 	}
-	if (undelivered > 0 || in->acked->cnt == 0)
+	if (undelivered > 0)
 		return;
-	e = rd_kafka_commit(in->group ? in->group : in->rk, in->acked, 0);
-	if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		warnx("kafka: committing offsets: %s%s", rd_kafka_err2str(e),
-		    in->closing ? "; the next reader reads them again" : "");
-		return;
+	if (in->acked->cnt > 0) {
+		e = rd_kafka_commit(in->group ? in->group : in->rk,
+		    in->acked, 0);
+		if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			warnx("kafka: committing offsets: %s%s",
+			    rd_kafka_err2str(e), in->closing ?
+			    "; the next reader reads them again" : "");
+			return;
+		}
+		rd_kafka_topic_partition_list_destroy(in->acked);
+		in->acked = rd_kafka_topic_partition_list_new(8);
 	}
-	rd_kafka_topic_partition_list_destroy(in->acked);
-	in->acked = rd_kafka_topic_partition_list_new(8);
+	save_state(in);
 }
 
 static struct part *
@@ -697,8 +756,53 @@ all_partitions(struct kin *in)
 	return l;
 }
 
-/* (Re)start the reader at the beginning (--from) of every partition;
- * what waits is dropped, which partitions are ours is kept. */
+/* The next offset of topic[p] in at, or -1 if it is not there. */
+static int64_t
+position_of(const struct positions *at, const char *topic, int32_t p)
+{
+	int i;
+
+	for (i = 0; at != NULL && i < at->n; i++)
+		if (at->p[i].partition == p && strcmp(at->p[i].topic,
+		    topic) == 0)
+			return at->p[i].next;
+	return -1;
+}
+
+/*
+ * Each partition that a state file's positions name starts there: the
+ * state reflects everything before.  (A partition past its end, e.g.
+ * the topic was made again, is an error: the state is of another log.)
+ */
+static void
+resume_at(struct kin *in, rd_kafka_topic_partition_list_t *l)
+{
+	rd_kafka_topic_partition_t *e;
+	int64_t next, lo, hi;
+	int i;
+
+	for (i = 0; i < l->cnt; i++) {
+		e = &l->elems[i];
+		if ((next = position_of(in->ks.at, e->topic,
+		    e->partition)) < 0)
+			continue;
+		if (rd_kafka_query_watermark_offsets(in->rk, e->topic,
+		    e->partition, &lo, &hi, 10 * 1000) ==
+		    RD_KAFKA_RESP_ERR_NO_ERROR && (next < lo || next > hi))
+			errx(1, "kafka: %s[%d]: the state file stands at "
+			    "offset %lld, outside the partition's %lld..%lld "
+			    "(another topic of that name, or records deleted "
+			    "before they were read): remove the state file to "
+			    "read the topic again from its start", e->topic,
+			    (int)e->partition, (long long)next, (long long)lo,
+			    (long long)hi);
+		e->offset = next;
+	}
+}
+
+/* (Re)start the reader at the beginning (--from) of every partition, or
+ * where the state stands; what waits is dropped, which partitions are
+ * ours is kept. */
 static void
 read_all(struct kin *in)
 {
@@ -708,6 +812,7 @@ read_all(struct kin *in)
 
 	if (kafka.from != INT64_MIN)
 		seek_from(in, l);
+	resume_at(in, l);
 	if (in->parts == NULL) {
 		in->parts = ecalloc((size_t)l->cnt + 1, sizeof(*in->parts));
 		for (i = 0; i < l->cnt; i++) {
@@ -720,7 +825,9 @@ read_all(struct kin *in)
 		pt = &in->parts[i];
 		empty_part(pt);
 		pt->at_end = pt->done = pt->full = 0;
-		pt->next = 0;
+		pt->next = position_of(in->ks.at, pt->topic, pt->partition);
+		if (pt->next < 0)
+			pt->next = 0;
 	}
 	rd_kafka_assign(in->rk, NULL);
 	rd_kafka_assign(in->rk, l);
@@ -772,7 +879,7 @@ new_consumer(struct kin *in, const char *group,
 }
 
 struct kin *
-kin_open(void (*reset)(void))
+kin_open(const struct kstate *ks)
 {
 	struct kin *in = ecalloc(1, sizeof(*in));
 	rd_kafka_topic_partition_list_t *t;
@@ -782,12 +889,12 @@ kin_open(void (*reset)(void))
 
 	snprintf(group, sizeof(group), "cvpipe.%s",
 	    program_invocation_short_name);
-	in->reset = reset;
-	if (reset == NULL) {
+	if (ks == NULL) {
 		in->rk = new_consumer(in, kafka.group ? kafka.group : group,
 		    rebalance);
 		check_topics(in->rk);
 	} else {
+		in->ks = *ks;
 		in->group = new_consumer(in, kafka.group ? kafka.group :
 		    group, group_rebalance);
 		/* librdkafka polls only a consumer with a group; this one
@@ -1048,7 +1155,8 @@ serve_group(struct kin *in)
 	}
 	if (in->replay) {
 		in->replay = 0;
-		in->reset();
+		in->ks.reset(in->ks.reset_arg);
+		in->ks.at = NULL;	/* the state is empty now */
 		read_all(in);
 	}
 	return fatal ? -1 : 0;
@@ -1070,7 +1178,7 @@ kin_next(struct kin *in, struct kmsg *m)
 	for (;;) {
 		if (stream_stop)
 			return 0;
-		if (now_seconds() - in->last_checkpoint > 1)
+		if (now_seconds() - in->last_checkpoint > kafka.checkpoint)
 			checkpoint(in);
 		if (in->group != NULL && serve_group(in) < 0)
 			return -1;
@@ -1098,6 +1206,7 @@ kin_next(struct kin *in, struct kmsg *m)
 		}
 		msg = pop(in, pt);
 		pt->next = msg->offset + 1;
+		in->handed++;
 		m->replayed = in->group != NULL && (!pt->owned ||
 		    msg->offset < pt->start);
 		m->topic = rd_kafka_topic_name(msg->rkt);

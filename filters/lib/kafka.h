@@ -32,6 +32,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "lib/positions.h"
+
 struct kafka_conf {
 	char	 *brokers;
 	char	**topics;		/* inputs */
@@ -43,6 +45,7 @@ struct kafka_conf {
 	int	  exit_at_end;
 	int64_t	  from, until;		/* ms; INT64_MIN / INT64_MAX: open */
 	double	  idle;			/* s a partition may hold the merge */
+	double	  checkpoint;		/* s between checkpoints */
 	int	  confluent;		/* --framing confluent */
 	int	  eos;			/* --eos: transactions */
 	const char *schema_ids;		/* --schema-ids FILE */
@@ -55,7 +58,8 @@ extern int32_t kafka_from_partition;
 /* The options, for a filter's getopt_long(). */
 #define KAFKA_OPTSTRING	"b:EF:G:t:T:X:"
 enum { KAFKA_OPT_FROM = 0x4b00, KAFKA_OPT_UNTIL, KAFKA_OPT_IDLE,
-    KAFKA_OPT_FRAMING, KAFKA_OPT_SCHEMA_IDS, KAFKA_OPT_EOS };
+    KAFKA_OPT_FRAMING, KAFKA_OPT_SCHEMA_IDS, KAFKA_OPT_EOS,
+    KAFKA_OPT_CHECKPOINT };
 #define KAFKA_LONGOPTS							\
 	{ "brokers",	  required_argument, NULL, 'b' },		\
 	{ "exit-at-end",  no_argument,	     NULL, 'E' },		\
@@ -69,7 +73,8 @@ enum { KAFKA_OPT_FROM = 0x4b00, KAFKA_OPT_UNTIL, KAFKA_OPT_IDLE,
 	{ "idle",	  required_argument, NULL, KAFKA_OPT_IDLE },	\
 	{ "framing",	  required_argument, NULL, KAFKA_OPT_FRAMING },	\
 	{ "schema-ids",	  required_argument, NULL, KAFKA_OPT_SCHEMA_IDS }, \
-	{ "eos",	  no_argument,	     NULL, KAFKA_OPT_EOS }
+	{ "eos",	  no_argument,	     NULL, KAFKA_OPT_EOS },	\
+	{ "checkpoint",	  required_argument, NULL, KAFKA_OPT_CHECKPOINT }
 
 /*
  * Take option c if it is one of ours: 1, or 0 if it is not.  A bad value
@@ -100,15 +105,26 @@ struct kmsg {
 
 struct kin;
 
+/* Keeping the whole state (stream_keep_state(), stream_resume()). */
+struct kstate {
+	void			(*reset)(void *);
+	void			 *reset_arg;
+	const struct positions	 *at;	/* NULL: from the start */
+	void			(*save)(void *, const struct positions *);
+	void			 *save_arg;
+};
+
 /*
- * With reset NULL, the consumer reads the partitions the group assigns.
- * Otherwise (stream_keep_state()): a second consumer outside the group
- * reads every partition of the topics from the start (--from), and a
- * message is marked replayed unless the group gave its partition to this
- * instance and it is at or past the partition's committed offset; reset
- * is called before everything is read again (see stream.h).
+ * With ks NULL, the consumer reads the partitions the group assigns.
+ * Otherwise: a second consumer outside the group reads every partition
+ * of the topics from ks->at (the start, or --from, where it says
+ * nothing), and a message is marked replayed unless the group gave its
+ * partition to this instance and it is at or past the partition's
+ * committed offset; ks->reset is called before everything is read again
+ * from the start, ks->save after each checkpoint that left nothing
+ * undelivered or uncommitted (see stream.h).
  */
-struct kin	*kin_open(void (*reset)(void));
+struct kin	*kin_open(const struct kstate *ks);
 /*
  * The next message, the partitions merged in event time: 1, 0 at the end (-E and every partition at its end,
  * --until reached everywhere, or a stop signal), -1 on a fatal error.

@@ -105,14 +105,24 @@ stream_on_idle(void (*fn)(void *), void *arg)
 	idle_hooks[nidle++].arg = arg;
 }
 
-static void (*state_reset)(void);
+static struct kstate kept;	/* stream_keep_state(), stream_resume() */
 int stream_replaying;
 int stream_halted;
 
 void
-stream_keep_state(void (*reset)(void))
+stream_keep_state(void (*reset)(void *), void *arg)
 {
-	state_reset = reset;
+	kept.reset = reset;
+	kept.reset_arg = arg;
+}
+
+void
+stream_resume(const struct positions *at,
+    void (*save)(void *, const struct positions *), void *arg)
+{
+	kept.at = at;
+	kept.save = save;
+	kept.save_arg = arg;
 }
 
 void
@@ -229,7 +239,7 @@ src_open(char *const *paths, int n, const char *reader_schema)
 	s->rec.off = s->off;
 	s->rec.nfields = -1;
 	if (kafka_input())
-		s->kin = kin_open(state_reset);
+		s->kin = kin_open(kept.reset != NULL ? &kept : NULL);
 	else
 		s->windowed = kafka.from != INT64_MIN ||
 		    kafka.until != INT64_MAX;

@@ -18,6 +18,7 @@
 
 #include <avro.h>
 
+#include "lib/positions.h"
 #include "lib/util.h"
 
 /* Set by SIGINT/SIGTERM: sources then report the end of input. */
@@ -52,8 +53,22 @@ void	stream_on_idle(void (*fn)(void *), void *arg);
  * called to empty the state and every partition is read again from the
  * start.  Without topics it changes nothing.
  */
-void	stream_keep_state(void (*reset)(void));
+void	stream_keep_state(void (*reset)(void *), void *arg);
 extern int stream_replaying;
+/*
+ * And with a state file (call after stream_keep_state()): the state
+ * reflects its input up to at, read from the file; each partition named
+ * there is read from its position, the others from the start (--from).
+ * At every checkpoint after which the outputs of all that was read are
+ * delivered and its offsets committed (the transaction, under --eos),
+ * save(arg, now) is called with where the reading stands: the filter
+ * writes its state and now in one sqlite transaction.  Killed at any
+ * moment, it then starts from a state and positions that agree; what it
+ * reads again up to the group's committed offsets is replayed (its
+ * outputs are out already), so under --eos nothing is written twice.
+ */
+void	stream_resume(const struct positions *at,
+	    void (*save)(void *, const struct positions *), void *arg);
 
 struct rec {
 	avro_value_t	*value;		/* in the source's value schema */
