@@ -383,7 +383,7 @@ save_state(struct warner *w, const char *path, const struct positions *now)
 		db_step_done(db, q);
 	}
 	sqlite3_finalize(q);
-	positions_save(db, now != NULL ? now : &(struct positions){ 0 });
+	positions_save(db, now);
 	db_exec(db, "COMMIT");
 	db_close(db);
 }

@@ -108,14 +108,8 @@ pool_load(struct pool *p, sqlite3 *db, const char *path)
 	int k, l, g, nl;
 	char *name;
 
-	/* Read only (cv-serve opens it so): no table is made here. */
-	q = db_prepare(db, "SELECT count(*) FROM sqlite_master WHERE "
-	    "type = 'table' AND name = 'pool'");
-	if (!db_row(q) || sqlite3_column_int(q, 0) == 0) {
-		sqlite3_finalize(q);
+	if (!db_has_table(db, "pool"))
 		return;		/* a state from before the pool: none yet */
-	}
-	sqlite3_finalize(q);
 	q = db_prepare(db, "SELECT image FROM pool WHERE part = 'model'");
 	if (!db_row(q)) {
 		sqlite3_finalize(q);

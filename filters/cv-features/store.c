@@ -55,14 +55,9 @@ load_held(struct state *st, sqlite3 *db, const char *path)
 	sqlite3_stmt *q;
 	struct view v;
 	const char *why;
-	int there;
 
-	q = db_prepare(db, "SELECT count(*) FROM sqlite_master WHERE "
-	    "type = 'table' AND name = 'held'");
-	there = db_row(q) && sqlite3_column_int(q, 0) > 0;
-	sqlite3_finalize(q);
-	if (!there)	/* a state made before they were kept */
-		return;
+	if (!db_has_table(db, "held"))
+		return;		/* a state made before they were kept */
 	q = db_prepare(db, "SELECT at, event FROM held ORDER BY seq");
 	while (db_row(q)) {
 		if (view_parse(&v, reader_walker(codec.event),
@@ -358,7 +353,7 @@ save_state(struct state *st, const char *path, const struct positions *now)
 	if (st->pool != NULL)
 		pool_save(st->pool, db);
 	save_held(st, db);
-	positions_save(db, now != NULL ? now : &(struct positions){ 0 });
+	positions_save(db, now);
 	db_exec(db, "COMMIT");
 	db_close(db);
 	free(opts);

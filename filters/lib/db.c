@@ -150,3 +150,16 @@ db_row(sqlite3_stmt *q)
 		    sqlite3_errmsg(db));
 	}
 }
+
+int
+db_has_table(sqlite3 *db, const char *name)
+{
+	sqlite3_stmt *q = db_prepare(db, "SELECT count(*) FROM sqlite_master "
+	    "WHERE type = 'table' AND name = ?");
+	int there;
+
+	sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+	there = db_row(q) && sqlite3_column_int(q, 0) > 0;
+	sqlite3_finalize(q);
+	return there;
+}

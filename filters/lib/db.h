@@ -27,5 +27,9 @@ void		 db_step_done(sqlite3 *, sqlite3_stmt *);
  * must not pass for a shorter one.
  */
 int		 db_row(sqlite3_stmt *);
+/* Whether the database has a table of that name (asked, not made: a
+ * state may be open read-only, and one written before the table was
+ * kept has none). */
+int		 db_has_table(sqlite3 *, const char *name);
 
 #endif

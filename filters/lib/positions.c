@@ -22,7 +22,7 @@ positions_save(sqlite3 *db, const struct positions *ps)
 	positions_schema(db);
 	db_exec(db, "DELETE FROM input_positions");
 	q = db_prepare(db, "INSERT INTO input_positions VALUES (?, ?, ?)");
-	for (i = 0; i < ps->n; i++) {
+	for (i = 0; ps != NULL && i < ps->n; i++) {
 		sqlite3_bind_text(q, 1, ps->p[i].topic, -1, SQLITE_STATIC);
 		sqlite3_bind_int(q, 2, ps->p[i].partition);
 		sqlite3_bind_int64(q, 3, ps->p[i].next);
@@ -35,14 +35,8 @@ void
 positions_load(sqlite3 *db, struct positions *ps)
 {
 	sqlite3_stmt *q;
-	int there;
 
-	/* Not created here: a state may be opened read-only (cv-serve). */
-	q = db_prepare(db, "SELECT count(*) FROM sqlite_master WHERE "
-	    "type = 'table' AND name = 'input_positions'");
-	there = db_row(q) && sqlite3_column_int(q, 0) > 0;
-	sqlite3_finalize(q);
-	if (!there)
+	if (!db_has_table(db, "input_positions"))
 		return;
 	q = db_prepare(db, "SELECT topic, partition, next FROM "
 	    "input_positions ORDER BY topic, partition");

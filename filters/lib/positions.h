@@ -23,7 +23,8 @@ struct positions {
 	int		 n;
 };
 
-/* Replace the table's rows by ps: inside the caller's transaction. */
+/* Replace the table's rows by ps (NULL: none, a state of files and
+ * pipes): inside the caller's transaction. */
 void	positions_save(sqlite3 *, const struct positions *);
 /* The table's rows (none for a state written from files or pipes). */
 void	positions_load(sqlite3 *, struct positions *);
