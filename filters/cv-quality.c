@@ -11,7 +11,8 @@
  * consensus (median signed and absolute % deviation of price from -c,
  * value by default); ranked, worst first, with red and black list flags
  * at the thresholds of -s key=value (-p prints them).  A table, CSV (-f)
- * or a sqlite table (-d), one run after another.
+ * or a sqlite table (-d), one run after another; -R the rejects of each
+ * source by reason instead (table quality_reason with -d).
  *
  *	cv-quality -r out/rejects-auction-sales.json=auction \
  *	    out/auction-sales.avro out/valuation-camry.avro
@@ -95,6 +96,7 @@ struct quality {
 	char		*fields[MAXFIELDS];
 	int		 nfields;
 	int		 csv;
+	int		 by_reason;	/* -R */
 	struct map	*sources;
 	struct source	**all;
 	size_t		 nall;
@@ -108,7 +110,7 @@ struct quality {
 static void
 usage(FILE *fp)
 {
-	fprintf(fp, "usage: cv-quality [-pv] [-b by] [-c column] [-d file] "
+	fprintf(fp, "usage: cv-quality [-pRv] [-b by] [-c column] [-d file] "
 	    "[-e on-error] [-f table|csv] [-m fields] [-N time] "
 	    "[-r rejects[=source]] "
 	    "[-s key=value] [file ...]\n");
@@ -136,6 +138,8 @@ help(void)
 	    "  -r, --rejects F[=S] a reject file; its records are source S "
 	    "(default:\n"
 	    "                      the file named in each one's where)\n"
+	    "  -R, --reasons       the rejects of each source by reason "
+	    "instead\n"
 	    "  -s, --set K=V       one threshold\n"
 	    "  -v, --verbose       counts on stderr\n"
 	    "  -h, --help          this help\n");
@@ -540,6 +544,75 @@ put_csv(const char *s)
 	putchar('"');
 }
 
+/* A source's reject reasons, the commonest first (then by name). */
+struct reason {
+	const char	*text;
+	int64_t		 n;
+};
+
+static int
+by_count(const void *a, const void *b)
+{
+	const struct reason *x = a, *y = b;
+
+	if (x->n != y->n)
+		return x->n < y->n ? 1 : -1;
+	return strcmp(x->text, y->text);
+}
+
+static struct reason *
+reasons_of(const struct source *s, size_t *n)
+{
+	struct reason *r = NULL;
+	const char *key;
+	void *val;
+	size_t it;
+
+	*n = 0;
+	for (it = 0; map_next(s->reasons, &it, &key, &val); ) {
+		r = erealloc(r, (*n + 1) * sizeof(*r));
+		r[*n].text = key;
+		r[(*n)++].n = (intptr_t)val;
+	}
+	if (*n > 1)
+		qsort(r, *n, sizeof(*r), by_count);
+	return r;
+}
+
+/* -R: one row per source and reason, in the league table's order. */
+static void
+report_reasons(struct quality *q)
+{
+	struct reason *r;
+	size_t i, j, n;
+
+	if (q->csv)
+		printf("rank,source,rejected,share,reason\n");
+	else
+		printf("%4s %-24s %8s %6s %s\n", "rank", "source", "rejected",
+		    "share", "reason");
+	for (i = 0; i < q->nall; i++) {
+		const struct source *s = q->all[i];
+
+		r = reasons_of(s, &n);
+		for (j = 0; j < n; j++) {
+			double share = (double)r[j].n / s->rejected;
+
+			if (q->csv) {
+				printf("%zu,", i + 1);
+				put_csv(s->name);
+				printf(",%lld,%.6f,", (long long)r[j].n, share);
+				put_csv(r[j].text);
+				putchar('\n');
+			} else
+				printf("%4zu %-24s %8lld %5.1f%% %s\n", i + 1,
+				    s->name, (long long)r[j].n, 100 * share,
+				    r[j].text);
+		}
+		free(r);
+	}
+}
+
 static void
 report(struct quality *q)
 {
@@ -547,6 +620,10 @@ report(struct quality *q)
 	size_t i;
 
 	qsort(q->all, q->nall, sizeof(*q->all), by_rank);
+	if (q->by_reason) {
+		report_reasons(q);
+		return;
+	}
 	if (q->csv)
 		printf("rank,source,flag,why,read,rejected,top_reason,"
 		    "duplicates,late,stale_days,missing,median_dev,"
@@ -597,6 +674,33 @@ report(struct quality *q)
 		    pct(s->mabsdev, a[4], sizeof(a[4])), s->top ? s->top :
 		    "-");
 	}
+}
+
+/* -d: each source's rejects by reason, in table quality_reason. */
+static void
+save_reasons(struct quality *q, sqlite3_int64 run)
+{
+	sqlite3_stmt *st;
+	struct reason *r;
+	size_t i, j, n;
+
+	db_exec(q->db, "CREATE TABLE IF NOT EXISTS quality_reason(run "
+	    "INTEGER, source TEXT, reason TEXT, rejected INTEGER)");
+	st = db_prepare(q->db, "INSERT INTO quality_reason VALUES (?, ?, ?, "
+	    "?)");
+	for (i = 0; i < q->nall; i++) {
+		r = reasons_of(q->all[i], &n);
+		for (j = 0; j < n; j++) {
+			sqlite3_bind_int64(st, 1, run);
+			sqlite3_bind_text(st, 2, q->all[i]->name, -1,
+			    SQLITE_STATIC);
+			sqlite3_bind_text(st, 3, r[j].text, -1, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 4, r[j].n);
+			db_step_done(q->db, st);
+		}
+		free(r);
+	}
+	sqlite3_finalize(st);
 }
 
 /* -d: the table as rows of table quality, one numbered run. */
@@ -653,6 +757,7 @@ save_table(struct quality *q, const char *path)
 		db_step_done(q->db, st);
 	}
 	sqlite3_finalize(st);
+	save_reasons(q, run);
 	db_exec(q->db, "COMMIT");
 	db_close(q->db);
 }
@@ -731,6 +836,7 @@ main(int argc, char *argv[])
 		{ "missing",	  required_argument, NULL, 'm' },
 		{ "now",	  required_argument, NULL, 'N' },
 		{ "print-config", no_argument,	     NULL, 'p' },
+		{ "reasons",	  no_argument,	     NULL, 'R' },
 		{ "rejects",	  required_argument, NULL, 'r' },
 		{ "set",	  required_argument, NULL, 's' },
 		{ "verbose",	  no_argument,	     NULL, 'v' },
@@ -744,7 +850,7 @@ main(int argc, char *argv[])
 	char **rejects = NULL, *copy, *f, *save = NULL;
 	int c, i, nrej = 0, rc = 0, verbose = 0, print = 0, status;
 
-	while ((c = getopt_long(argc, argv, "b:c:d:e:f:hm:N:pr:s:v"
+	while ((c = getopt_long(argc, argv, "b:c:d:e:f:hm:N:pRr:s:v"
 	    KAFKA_OPTSTRING, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'b':
@@ -783,6 +889,9 @@ main(int argc, char *argv[])
 			break;
 		case 'p':
 			print = 1;
+			break;
+		case 'R':
+			q.by_reason = 1;
 			break;
 		case 'r':
 			rejects = erealloc(rejects, (size_t)(nrej + 1) *

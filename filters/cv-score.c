@@ -724,7 +724,7 @@ open_scores(struct score *sc, const char *path, char *const *files, int n)
 	    "n INTEGER, mdape REAL, mape REAL, within5 REAL, within10 REAL, "
 	    "bias REAL, input TEXT, coverage REAL)");
 	q = db_prepare(sc->db, "SELECT name FROM pragma_table_info('score')");
-	while (sqlite3_step(q) == SQLITE_ROW)
+	while (db_row(q))
 		has_coverage |= strcmp((const char *)sqlite3_column_text(q, 0),
 		    "coverage") == 0;
 	sqlite3_finalize(q);

@@ -161,16 +161,19 @@ cv-stress --until 2015-07-01 -p -c pipelines/warn.conf out/book-graded.avro |
 echo
 echo "== data quality per source (cv-quality: red and black list flags, worst first)"
 # The auction files' sales carry their file's name as source (valuation.sh).
-cv-quality -N 2015-08-01 -d out/cvpipe.db \
-    -r out/rejects-camry.json=auction_toyota_camry_12k.csv \
-    -r out/rejects-odyssey.json=auction_honda_odyssey_3500.csv \
-    -r out/rejects-multi.json=auction_car_prices_first_10k.csv \
-    -r out/rejects-loanbook.json=loanbook \
-    -r out/rejects-uk-listings.json=listing out/valuation-camry.avro \
-    out/valuation-odyssey.avro out/valuation-multi.avro out/loanbook.avro \
-    out/uk-listings.avro || exit 1
+Q="-N 2015-08-01
+    -r out/rejects-camry.json=auction_toyota_camry_12k.csv
+    -r out/rejects-odyssey.json=auction_honda_odyssey_3500.csv
+    -r out/rejects-multi.json=auction_car_prices_first_10k.csv
+    -r out/rejects-loanbook.json=loanbook
+    -r out/rejects-uk-listings.json=listing out/valuation-camry.avro
+    out/valuation-odyssey.avro out/valuation-multi.avro out/loanbook.avro
+    out/uk-listings.avro"
+cv-quality -d out/cvpipe.db $Q || exit 1
 echo "(staleness to 2015-08-01; the UK listings are of c. 2020 and lack trim and"
 echo " condition; bias: the median of (price - value) / value)"
+echo "-- the rejects by reason (cv-quality -R; in out/cvpipe.db, quality_reason)"
+cv-quality -R $Q || exit 1
 
 echo
 echo "== charts"
