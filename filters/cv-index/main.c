@@ -33,72 +33,23 @@
 
 #include "lib/append.h"
 #include "lib/kafka.h"
-#include "lib/map.h"
 #include "lib/schema.h"
-#include "lib/stream.h"
 #include "lib/timeparse.h"
 #include "lib/valid.h"
+#include "index.h"
 
 #define MS_DAY		86400000LL
 #define DAYS_YEAR	365.25
-#define NX		5	/* common regressors besides D */
 #define MIN_AGE_SD	0.01	/* years: below, a trim gets no slope */
 
-enum level { L_MARKET, L_MAKE, L_MODEL, L_TRIM, L_COUNT };
 static const char *level_names[L_COUNT] = { "market", "make", "model",
 	"trim" };
-
-/* One sale as the regression sees it. */
-struct sale {
-	double	y;		/* ln price */
-	double	age;		/* years */
-	double	x[NX];		/* age^2, km/1e4, km unknown, cond, unknown */
-	int	grp;		/* trim segment */
-	double	c;		/* weight of y in the link that published
-				 * its period (0 in the base period) */
-};
-
-struct sales {
-	struct sale	*s;
-	size_t		 n, cap;
-};
-
-/* One index series: a segment at one level, in one region. */
-struct series {
-	char		*segment, *region;
-	struct sales	 prev;		/* the last published period's */
-	struct sales	 cur;		/* the open period's */
-	int		 based;		/* has a published period */
-	double		 lnlevel;	/* ln(value / 100) */
-	double		 var_closed;	/* variance from periods before prev */
-	double		 s2_prev;	/* residual variance of prev's link */
-};
 
 /* What one link gives. */
 struct link {
 	double	d, s2;		/* log change, residual variance */
 	double	var;		/* of the new level */
 	int	n, dof;
-};
-
-struct indexer {
-	int		 levels[L_COUNT];
-	int		 regions;	/* -R */
-	int		 weekly;	/* -w */
-	long		 min_n;
-	const char	*source;
-	struct map	*series;	/* "segment\tregion" */
-	struct series	**all;
-	size_t		 nall;
-	struct map	*groups;	/* trim segment -> id + 1 */
-	int		 ngroups;
-	int32_t		 open;		/* the open period (days); INT32_MIN */
-	struct reader	*in;
-	struct sink	*out;
-	struct buf	 enc;
-	int		 fx[8];
-	struct valid	*valid;		/* of the fields read */
-	int64_t		 values, thin, unlinked;
 };
 
 enum {
@@ -115,7 +66,8 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp, "usage: cv-index [-Rvw] [-e on-error] [-l levels] "
-	    "[-n min-sales] [-o file] [-p field] [-s source] [file ...]\n");
+	    "[-n min-sales] [-o file] [-p field] [-S state] [-s source] "
+	    "[file ...]\n");
 }
 
 static void
@@ -133,6 +85,9 @@ help(void)
 	    "reference_value)\n"
 	    "  -R, --regions       also each region's series (else only "
 	    "*)\n"
+	    "  -S, --state FILE    keep the series and the open period in "
+	    "this sqlite\n"
+	    "                      file (a later run goes on from them)\n"
 	    "  -s, --source NAME   the records' source (cvpipe.index)\n"
 	    "  -v, --verbose       counts on stderr\n"
 	    "  -w, --weekly        ISO weeks (from Monday), not months\n"
@@ -167,7 +122,7 @@ period_after(const struct indexer *ix, int32_t p)
 	    days_from_civil(y, m + 1, 1));
 }
 
-static void
+void
 add_sale(struct sales *ss, const struct sale *s)
 {
 	if (ss->n == ss->cap) {
@@ -177,7 +132,7 @@ add_sale(struct sales *ss, const struct sale *s)
 	ss->s[ss->n++] = *s;
 }
 
-static struct series *
+struct series *
 series_for(struct indexer *ix, const char *segment, const char *region)
 {
 	char *key = easprintf("%s\t%s", segment, region);
@@ -607,7 +562,34 @@ parse_levels(struct indexer *ix, const char *arg)
 	return rc;
 }
 
+/* Over topics, a partition that comes to this instance late: start
+ * again from nothing (stream_keep_state()). */
 static void
+start_again(void *arg)
+{
+	struct indexer *ix = arg;
+
+	map_free(ix->series, free_series);
+	map_free(ix->groups, NULL);
+	ix->series = map_new();
+	ix->groups = map_new();
+	free(ix->all);
+	ix->all = NULL;
+	ix->nall = 0;
+	ix->ngroups = 0;
+	ix->open = INT32_MIN;
+}
+
+/* A checkpoint over topics (stream_resume()). */
+static void
+checkpointed(void *arg, const struct positions *now)
+{
+	struct indexer *ix = arg;
+
+	index_state_save(ix, ix->state, now);
+}
+
+void
 free_series(void *p)
 {
 	struct series *s = p;
@@ -631,6 +613,7 @@ main(int argc, char *argv[])
 		{ "price",	required_argument, NULL, 'p' },
 		{ "regions",	no_argument,	   NULL, 'R' },
 		{ "source",	required_argument, NULL, 's' },
+		{ "state",	required_argument, NULL, 'S' },
 		{ "verbose",	no_argument,	   NULL, 'v' },
 		{ "weekly",	no_argument,	   NULL, 'w' },
 		KAFKA_LONGOPTS,
@@ -645,7 +628,7 @@ main(int argc, char *argv[])
 	const char *out = NULL, *price = "price";
 	int c, i, rc, verbose = 0, status;
 
-	while ((c = getopt_long(argc, argv, "e:hl:n:o:p:Rs:vw" KAFKA_OPTSTRING,
+	while ((c = getopt_long(argc, argv, "e:hl:n:o:p:RS:s:vw" KAFKA_OPTSTRING,
 	    longopts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
@@ -672,6 +655,9 @@ main(int argc, char *argv[])
 			break;
 		case 'R':
 			ix.regions = 1;
+			break;
+		case 'S':
+			ix.state = optarg;
 			break;
 		case 's':
 			ix.source = optarg;
@@ -700,12 +686,21 @@ main(int argc, char *argv[])
 		return 2;
 	}
 	input_names[F_PRICE] = price;
+	ix.price = price;
 	for (i = 0; i < F_COUNT; i++)
 		ix.fx[i] = field_pos(fs, input_names[i], input_types[i],
 		    "cv-index");
 	ix.valid = valid_new(input_names, input_types, ix.fx, F_COUNT);
 	ix.in = reader_new(fs);
 	ix.out = sink_open(out, schema_text("IndexObs"));
+	/* The index is the whole market's: over topics every instance reads
+	 * every partition, and a period is published by the instance that
+	 * owns the record that closes it. */
+	stream_keep_state(start_again, &ix);
+	if (ix.state != NULL) {
+		index_state_load(&ix, ix.state);
+		stream_resume(&ix.at, checkpointed, &ix);
+	}
 	src = src_open(argv + optind, argc - optind, "Features");
 	src_lazy(src);
 	while ((rc = src_next(src, &r)) > 0) {
@@ -716,6 +711,9 @@ main(int argc, char *argv[])
 		}
 		src_ack(src, r);
 	}
+	if (ix.state != NULL && rc >= 0 && !kafka_input())
+		index_state_save(&ix, ix.state, NULL);	/* (topics: at the
+							 * last checkpoint) */
 	sink_close(ix.out);
 	src_close(src);
 	reader_free(ix.in);
@@ -723,6 +721,7 @@ main(int argc, char *argv[])
 	map_free(ix.series, free_series);
 	map_free(ix.groups, NULL);
 	free(ix.all);
+	positions_free(&ix.at);
 	buf_free(&ix.enc);
 	schema_cleanup();
 	if (verbose)

@@ -17,13 +17,15 @@
 #   - cv-grade -S at-least-once (Valuation in): nothing lost, outputs
 #     again only as counted duplicates, the state equal.
 #   - cv-warn -S --eos (Graded in): exactly the uninterrupted run's output.
+#   - cv-index -S --eos (Features in): the same, its series' levels and
+#     the sales of their open periods carried over the kills.
 # Each stage is killed 20 times, each at a random moment once its state
 # file has moved on since the last kill (0-0.2 s later; 0-0.05 s for grade
 # and warn, which are faster and held four fifths of the time by SIGSTOP
 # and SIGCONT), with a checkpoint every 50 ms; then it is
 # run to the end (-E).  Half the kills at least must find the state file
 # moved on since the one before (it can be written again after the wait).
-# The three run at once, each on its own topics.  The reference is the
+# The four run at once, each on its own topics.  The reference is the
 # same stage, never killed, with a state file of its own, over the same
 # topic; its output is also the file run's (the pipe chain's) multiset.
 # Run from the repository root with the programs on PATH (tests/run does).
@@ -44,21 +46,24 @@ K=20 N=100000
 SLOW_features="-X max.partition.fetch.bytes=1000" WAIT_features=0.2
 SLOW_grade=$SLOW_features WAIT_grade=0.05 HOLD_grade=1
 SLOW_warn=$SLOW_features WAIT_warn=0.05 HOLD_warn=1
+SLOW_index=$SLOW_features WAIT_index=0.05 HOLD_index=1
 
 cv-sim -N $N -s 41 -o "$T/sim.avro"
 cv-features -l 86400 "$T/sim.avro" > "$T/feat.avro"
 cv-predict "$T/feat.avro" > "$T/val.avro"
 cv-grade "$T/val.avro" > "$T/graded.avro"
 cv-warn "$T/graded.avro" > "$T/warn.avro"
-for f in feat graded warn; do
+cv-index -n 20 "$T/feat.avro" > "$T/index.avro"
+for f in feat graded warn index; do
 	cv-cat -f csv "$T/$f.avro" | sed 1d > "$T/$f.want"
 done
-start_broker B 4 sim,val,graded,feat.k,feat.r,graded.k,graded.r,warn.k,warn.r
+start_broker B 4 sim,val,graded,feat,feat.k,feat.r,graded.k,graded.r,warn.k,warn.r,index.k,index.r
 cv-cat -b "$B" -T "${KT}sim" -f avro "$T/sim.avro"
 cv-cat -b "$B" -T "${KT}val" -f avro "$T/val.avro"
 cv-cat -b "$B" -T "${KT}graded" -f avro "$T/graded.avro"
+cv-cat -b "$B" -T "${KT}feat" -f avro "$T/feat.avro"
 
-# stage NAME RUN: the stage of NAME (features, grade, warn) for RUN (k:
+# stage NAME RUN: the stage of NAME (features, grade, warn, index) for RUN (k:
 # killed, r: the reference) in the background to the input's end, its pid
 # in $T/NAME.RUN.pid
 stage() {
@@ -66,6 +71,7 @@ stage() {
 	features) in=sim out=feat args="-s $T/features.$2.db -l 86400 --eos" ;;
 	grade) in=val out=graded args="-S $T/grade.$2.db" ;;
 	warn) in=graded out=warn args="-S $T/warn.$2.db --eos" ;;
+	index) in=feat out=index args="-S $T/index.$2.db -n 20 --eos" ;;
 	esac
 	cv-$1 $args -b "$B" -t "$KT$in" -E -G "${KT}s$1.$2" $FAST_GROUP \
 	    --checkpoint 0.05 \
@@ -145,7 +151,7 @@ killed() {
 }
 
 t0=$(date +%s.%N)
-for s in features grade warn; do
+for s in features grade warn index; do
 	( stage $s r; wait "$(cat "$T/$s.r.pid")"; st=$?
 	  echo "$st $(echo "$(date +%s.%N) - $t0" | bc)" > "$T/$s.r.done" ) &
 	echo $! > "$T/$s.r.pid2"
@@ -153,7 +159,7 @@ for s in features grade warn; do
 	echo $! > "$T/$s.loop"
 done
 st_r=0
-for s in features grade warn; do
+for s in features grade warn index; do
 	wait "$(cat "$T/$s.r.pid2")"
 	wait "$(cat "$T/$s.loop")"
 	set -- $(cat "$T/$s.r.done")
@@ -177,9 +183,9 @@ for (t,) in db.execute("SELECT name FROM sqlite_master WHERE type = \"table\" OR
         print(t, row)' "$1"
 }
 
-for s in features grade warn; do
+for s in features grade warn index; do
 	case $s in
-	features) o=feat ;; grade) o=graded ;; warn) o=warn ;;
+	features) o=feat ;; grade) o=graded ;; warn) o=warn ;; index) o=index ;;
 	esac
 	wait_msgs "$B" "$o.r" "$(wc -l < "$T/$o.want")"
 	out "$o.r" > "$T/$o.r"
