@@ -24,6 +24,7 @@
 #include "lib/kafka.h"
 #include "lib/kinds.h"
 #include "lib/schema.h"
+#include "lib/segkey.h"
 #include "lib/stream.h"
 #include "lib/timeparse.h"
 #include "lib/valid.h"
@@ -510,43 +511,6 @@ bad_row(struct ingest *g, const char *fmt, ...)
 	return -1;
 }
 
-/* Lower case, runs of anything but letters and digits folded to '-'. */
-static void
-add_key_part(struct buf *b, const char *s)
-{
-	int dash = 0;
-	size_t start = b->len;
-
-	for (; *s; s++) {
-		if (isalnum((unsigned char)*s)) {
-			if (dash && b->len > start)
-				buf_addc(b, '-');
-			dash = 0;
-			buf_addc(b, tolower((unsigned char)*s));
-		} else
-			dash = 1;
-	}
-}
-
-/*
- * Add one more level, "/" and the key part of s, unless the part comes
- * out empty (a trim of "-" or an em dash): the key is then shorter, not
- * "make/model/" with nothing after the slash.  Returns 1 if added.
- */
-static int
-add_key_level(struct buf *b, const char *s)
-{
-	size_t len = b->len;
-
-	buf_addc(b, '/');
-	add_key_part(b, s);
-	if (b->len > len + 1)
-		return 1;
-	b->len = len;
-	b->p[len] = '\0';
-	return 0;
-}
-
 static void
 set_string(avro_value_t *rec, int idx, const char *s, int nullable)
 {
@@ -803,10 +767,7 @@ ingest_row(struct ingest *g)
 			    d[V_MILEAGE] / (g->map[V_MILEAGE].miles ? KM_PER_MILE : 1),
 			    age);
 		if (!bad && str[V_SEGMENT] == NULL) {
-			add_key_part(&key, str[V_MAKE]);
-			if (add_key_level(&key, str[V_MODEL]) &&
-			    str[V_TRIM] != NULL)
-				add_key_level(&key, str[V_TRIM]);
+			segkey(&key, str[V_MAKE], str[V_MODEL], str[V_TRIM]);
 			str[V_SEGMENT] = estrdup(key.p);
 		}
 	}

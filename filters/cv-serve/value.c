@@ -20,6 +20,7 @@
 
 #include "lib/flat.h"
 #include "lib/schema.h"
+#include "lib/segkey.h"
 #include "lib/stream.h"
 #include "lib/timeparse.h"
 #include "lib/util.h"
@@ -203,39 +204,6 @@ value_cleanup(void)
 	flat_free(v.flat);
 }
 
-/* Lower case, runs of anything but letters and digits one '-' (as
- * cv-ingest makes segment keys). */
-static void
-key_part(struct buf *b, const char *s)
-{
-	int dash = 0;
-	size_t start = b->len;
-
-	for (; *s; s++) {
-		if (isalnum((unsigned char)*s)) {
-			if (dash && b->len > start)
-				buf_addc(b, '-');
-			dash = 0;
-			buf_addc(b, tolower((unsigned char)*s));
-		} else
-			dash = 1;
-	}
-}
-
-static int
-key_level(struct buf *b, const char *s)
-{
-	size_t len = b->len;
-
-	buf_addc(b, '/');
-	key_part(b, s);
-	if (b->len > len + 1)
-		return 1;
-	b->len = len;
-	b->p[len] = '\0';
-	return 0;
-}
-
 /* The request, checked: fields as cv-ingest would fill them. */
 struct vehicle_in {
 	const char	*make, *model, *trim, *region, *vin, *loan, *currency;
@@ -400,15 +368,15 @@ parse_vehicle(json_t *body, struct vehicle_in *in, json_t **err)
 	    &in->cond, err) < 0 || number_field(body, "loan_balance", 0, 1e12,
 	    &in->has_balance, &in->balance, err) < 0)
 		return -1;
-	key_part(&seg, in->make);
+	segkey(&seg, in->make, NULL, NULL);
 	if (seg.len == 0) {
 		buf_free(&seg);
 		*err = json_error("make", "make: \"%s\": no letter or digit",
 		    in->make);
 		return -1;
 	}
-	if (key_level(&seg, in->model) && in->trim != NULL)
-		key_level(&seg, in->trim);
+	buf_clear(&seg);
+	segkey(&seg, in->make, in->model, in->trim);
 	if (seg.len > 200) {
 		buf_free(&seg);
 		*err = json_error("model", "segment key longer than 200 "
