@@ -579,17 +579,30 @@ reasons_of(const struct source *s, size_t *n)
 	return r;
 }
 
+/* The width of the source column: the longest name, 24 at least. */
+static int
+name_width(const struct quality *q)
+{
+	size_t i, w = 24;
+
+	for (i = 0; i < q->nall; i++)
+		if (strlen(q->all[i]->name) > w)
+			w = strlen(q->all[i]->name);
+	return (int)w;
+}
+
 /* -R: one row per source and reason, in the league table's order. */
 static void
 report_reasons(struct quality *q)
 {
 	struct reason *r;
 	size_t i, j, n;
+	int w = name_width(q);
 
 	if (q->csv)
 		printf("rank,source,rejected,share,reason\n");
 	else
-		printf("%4s %-24s %8s %6s %s\n", "rank", "source", "rejected",
+		printf("%4s %-*s %8s %6s %s\n", "rank", w, "source", "rejected",
 		    "share", "reason");
 	for (i = 0; i < q->nall; i++) {
 		const struct source *s = q->all[i];
@@ -605,8 +618,8 @@ report_reasons(struct quality *q)
 				put_csv(r[j].text);
 				putchar('\n');
 			} else
-				printf("%4zu %-24s %8lld %5.1f%% %s\n", i + 1,
-				    s->name, (long long)r[j].n, 100 * share,
+				printf("%4zu %-*s %8lld %5.1f%% %s\n", i + 1,
+				    w, s->name, (long long)r[j].n, 100 * share,
 				    r[j].text);
 		}
 		free(r);
@@ -618,6 +631,7 @@ report(struct quality *q)
 {
 	char a[5][32];
 	size_t i;
+	int w = name_width(q);
 
 	qsort(q->all, q->nall, sizeof(*q->all), by_rank);
 	if (q->by_reason) {
@@ -629,8 +643,8 @@ report(struct quality *q)
 		    "duplicates,late,stale_days,missing,median_dev,"
 		    "median_abs_dev,priced\n");
 	else
-		printf("%4s %-24s %-5s %-22s %8s %8s %6s %6s %8s %8s %9s %9s "
-		    "%s\n", "rank", "source", "flag", "why", "read",
+		printf("%4s %-*s %-5s %-22s %8s %8s %6s %6s %8s %8s %9s %9s "
+		    "%s\n", "rank", w, "source", "flag", "why", "read",
 		    "rejected", "dups", "late", "stale", "missing", "bias",
 		    "|dev|", "top reject reason");
 	for (i = 0; i < q->nall; i++) {
@@ -665,8 +679,8 @@ report(struct quality *q)
 		snprintf(a[0], sizeof(a[0]), "%.1f%%", 100 * s->rejected / n);
 		if (!isnan(s->stale))
 			snprintf(a[1], sizeof(a[1]), "%.0fd", s->stale);
-		printf("%4zu %-24s %-5s %-22s %8lld %8s %6lld %6lld %8s %8s "
-		    "%9s %9s %s\n", i + 1, s->name, flag_names[s->flag],
+		printf("%4zu %-*s %-5s %-22s %8lld %8s %6lld %6lld %8s %8s "
+		    "%9s %9s %s\n", i + 1, w, s->name, flag_names[s->flag],
 		    *s->why ? s->why : "-", (long long)s->read, a[0],
 		    (long long)s->dups, (long long)s->late,
 		    isnan(s->stale) ? "-" : a[1], pct(miss, a[2],
