@@ -71,6 +71,16 @@ damage "$T/f.db" vehicles || echo "not ok - damage f.db"
 cv-features --state "$T/f.db" "$T/ev2.avro" > "$T/out" 2> "$T/err"
 expect $? cv-features "$T/f.db"
 
+# cv-index: the first half's series and open period, then the second half.
+cv-features "$T/ev.avro" > "$T/feat.avro" &&
+    cv-cat -f avro --until 2021-06-01T00:00:00Z "$T/feat.avro" > "$T/feat1.avro" &&
+    cv-cat -f avro --from 2021-06-01T00:00:00Z "$T/feat.avro" > "$T/feat2.avro" &&
+    cv-index -n 20 -S "$T/i.db" "$T/feat1.avro" > /dev/null ||
+    echo "not ok - cv-index --state: the first half"
+damage "$T/i.db" index_sale || echo "not ok - damage i.db"
+cv-index -n 20 -S "$T/i.db" "$T/feat2.avro" > "$T/out" 2> "$T/err"
+expect $? cv-index "$T/i.db"
+
 # cv-grade and cv-warn: a state of 4000 vehicles (or loans).
 cv-grade --state "$T/g.db" -c $F/gw-grade-cycle.conf -r $F/gw-cuts.csv \
     $F/gw-grade-rate.avro > /dev/null &&
