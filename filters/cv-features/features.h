@@ -145,6 +145,8 @@ struct learn {
 	double		 x[NREG];
 	double		 lnlevel, coff, sigma, mpi;	/* mpi NAN if none */
 	int		 served;	/* by a depreciation fit */
+	double		 pool_lny, pool_sd;	/* the pooled model's, as
+						 * served; NAN if none */
 };
 
 /* An update waiting for a later event time (see defer()). */
@@ -309,8 +311,10 @@ void	 held_free(struct reorder *);
 void	 valuing_init(avro_schema_t);
 void	 valuing_vehicle(const struct view *, const char *, const char *,
 	    const char *, double, struct keybuf *, struct pool_vehicle *);
+/* The pooled fields; *lny and *sd the prediction served (NAN: none),
+ * for pool_add() to judge it by when the sale is learned. */
 void	 valuing_serve(struct state *, const struct pool_vehicle *, double,
-	    struct slot *);
+	    struct slot *, double *lny, double *sd);
 
 /* store.c */
 void	 load_state(struct state *, const char *);

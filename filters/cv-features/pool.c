@@ -171,15 +171,11 @@ pool_grow(struct pool *p)
 }
 
 void
-pool_add(struct pool *p, const struct pool_vehicle *v, double y)
+pool_add(struct pool *p, const struct pool_vehicle *v, double y, double lny,
+    double sd)
 {
 	struct pool_row *r;
-	struct pool_pred pp;
 	int k, l;
-
-	/* The model now is the one that served the sale: its error. */
-	if (pool_predict(p, v, &pp) < 0)
-		pp.sd = NAN;
 	if (p->nrows == p->caprows) {
 		p->caprows = p->caprows ? 2 * p->caprows : 1024;
 		p->rows = erealloc(p->rows, p->caprows * sizeof(*p->rows));
@@ -188,7 +184,7 @@ pool_add(struct pool *p, const struct pool_vehicle *v, double y)
 	memset(r, 0, sizeof(*r));
 	r->y = y;
 	r->t_days = v->t_days;
-	r->zres = isnan(pp.sd) ? NAN : (float)((y - pp.lny) / pp.sd);
+	r->zres = isnan(sd) ? NAN : (float)((y - lny) / sd);
 	pool_curve_x(r->x, v->age_years, v->km, v->cond);
 	r->z[PZ_ONE] = 1;
 	r->z[PZ_AGE] = r->x[1];

@@ -127,8 +127,10 @@ void	 pool_free(struct pool *);
 /* 0 and the prediction, or -1 before the first fit. */
 int	 pool_predict(const struct pool *, const struct pool_vehicle *,
 	    struct pool_pred *);
-/* Learn a sale: y = ln(price / index). */
-void	 pool_add(struct pool *, const struct pool_vehicle *, double y);
+/* Learn a sale: y = ln(price / index); lny and sd what was served for
+ * it (NAN if nothing), which the served errors' scale is learned from. */
+void	 pool_add(struct pool *, const struct pool_vehicle *, double y,
+	    double lny, double sd);
 /* Refit if enough was learned since the last fit (after an instant). */
 void	 pool_tick(struct pool *);
 void	 pool_fit(struct pool *);

@@ -32,6 +32,7 @@ vehicle(struct state *st, const struct item *it, const struct view *v,
 	double km = view_opt_double(v, codec.vx[V_KM]);
 	double cond = view_opt_double(v, codec.vx[V_COND]);
 	double x[NREG], age, t_days = t / MS_PER_DAY, lnlevel, q, coff, roff;
+	double pool_lny, pool_sd;
 	double hl = st->o.decay_half_life;
 	int year = (int)view_long(v, codec.vx[V_YEAR]);
 	struct offset *cohort, *reg;
@@ -123,7 +124,7 @@ vehicle(struct state *st, const struct item *it, const struct view *v,
 	/* The pool's keys only for a pool (-R 0: its fields null). */
 	if (st->pool != NULL)
 		valuing_vehicle(v, id, segment, region, age, &kb, &pv);
-	valuing_serve(st, &pv, ix ? ix->mpi : NAN, sl);
+	valuing_serve(st, &pv, ix ? ix->mpi : NAN, sl, &pool_lny, &pool_sd);
 	if (sink != NULL)	/* NULL: served again after a restart */
 		appender_put(codec.features, sink, v, sl);
 	if (!isnan(price)) {
@@ -136,6 +137,8 @@ vehicle(struct state *st, const struct item *it, const struct view *v,
 		l.sigma = fit.sigma;
 		l.mpi = ix ? ix->mpi : NAN;
 		l.served = lname != NULL;
+		l.pool_lny = pool_lny;
+		l.pool_sd = pool_sd;
 		defer(st, v, &l);
 	}
 	return 0;
@@ -163,7 +166,7 @@ learn_sighting(struct state *st, const struct view *v, const struct learn *l)
 		valuing_vehicle(v, id, segment, region, age_months(t, year),
 		    &kb, &pv);
 		pool_add(st->pool, &pv, log(price) - (isnan(l->mpi) ? 0 :
-		    log(l->mpi)));
+		    log(l->mpi)), l->pool_lny, l->pool_sd);
 	}
 	for (i = 0; i < lk->nl; i++) {
 		if (lk->dk[i] == NULL)

@@ -97,7 +97,7 @@ valuing_vehicle(const struct view *v, const char *id, const char *segment,
 /* The pooled fields of a sighting's Features (mpi NAN without index). */
 void
 valuing_serve(struct state *st, const struct pool_vehicle *pv, double mpi,
-    struct slot *sl)
+    struct slot *sl, double *lny, double *sd)
 {
 	struct pool_pred pp;
 	double lnmpi = isnan(mpi) ? 0 : log(mpi);
@@ -116,4 +116,6 @@ valuing_serve(struct state *st, const struct pool_vehicle *pv, double mpi,
 	SET(F_COMPS_SALES, 1, ok ? pp.comps_n : 0);
 	SET(F_COMPS_SPREAD, ok && !isnan(pp.comps_spread), pp.comps_spread);
 #undef SET
+	*lny = ok ? pp.lny : NAN;
+	*sd = ok ? pp.sd : NAN;
 }
