@@ -111,14 +111,14 @@ columns_make(struct columns *c, const struct pool *p)
 	size_t i;
 	int k;
 
-	for (k = 0; k < PK_COUNT; k++) {
+	for (k = 0; k < PK_COUNT; k++)
 		c->lv[k] = emalloc((p->nrows + 1) * sizeof(*c->lv[k]));
-		for (i = 0; i < p->nrows; i++)
-			c->lv[k][i] = p->rows[i].lv[k];
-	}
-	for (k = 0; k < 4; k++) {
+	for (k = 0; k < 4; k++)
 		c->z[k] = emalloc((p->nrows + 1) * sizeof(*c->z[k]));
-		for (i = 0; i < p->nrows; i++)
+	for (i = 0; i < p->nrows; i++) {	/* one pass over the rows */
+		for (k = 0; k < PK_COUNT; k++)
+			c->lv[k][i] = p->rows[i].lv[k];
+		for (k = 0; k < 4; k++)
 			c->z[k][i] = p->rows[i].z[k];
 	}
 }
