@@ -74,7 +74,7 @@ set logscale xy; set xrange [200:60000]; set yrange [200:60000]
 set grid; set key top left; set size square
 plot '$O/predicted.dat' using 1:2 with points pt 7 ps 0.25 lc rgb '#803465a4' title 'sales', \
      x with lines lw 2 lc rgb '#cc0000' title 'value = price', \
-     0.9 * x with lines dt 2 lc rgb '#888888' title '±10 %', 1.1 * x with lines dt 2 lc rgb '#888888' notitle"
+     0.9 * x with lines dt 2 lw 2 lc rgb '#e08000' title '±10 %', 1.1 * x with lines dt 2 lw 2 lc rgb '#e08000' notitle"
 
 sqlite3 -separator ' ' $O/cvpipe.db "select strftime('%Y-%m', observed_at / 1000,
     'unixepoch'), sum(light = 'GREEN'), sum(light = 'YELLOW'),
