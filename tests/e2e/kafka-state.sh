@@ -20,8 +20,8 @@
 #   - cv-index -S --eos (Features in): the same, its series' levels and
 #     the sales of their open periods carried over the kills.
 # Each stage is killed 20 times, each at a random moment once its state
-# file has moved on since the last kill (0-0.2 s later; 0-0.05 s for grade
-# and warn, which are faster and held four fifths of the time by SIGSTOP
+# file has moved on since the last kill (0-0.2 s later; 0-0.05 s for grade,
+# warn and index, which are faster and held four fifths of the time by SIGSTOP
 # and SIGCONT), with a checkpoint every 50 ms; then it is
 # run to the end (-E).  Half the kills at least must find the state file
 # moved on since the one before (it can be written again after the wait).
