@@ -456,9 +456,7 @@ save_state(struct grader *g, const char *path, const struct positions *now)
 		db_step_done(db, q);
 	}
 	sqlite3_finalize(q);
-	positions_save(db, now);
-	db_exec(db, "COMMIT");
-	db_close(db);
+	positions_commit(db, now);
 }
 
 /* A checkpoint over topics (stream_resume()). */

@@ -353,8 +353,6 @@ save_state(struct state *st, const char *path, const struct positions *now)
 	if (st->pool != NULL)
 		pool_save(st->pool, db);
 	save_held(st, db);
-	positions_save(db, now);
-	db_exec(db, "COMMIT");
-	db_close(db);
+	positions_commit(db, now);
 	free(opts);
 }

@@ -193,7 +193,5 @@ index_state_save(struct indexer *ix, const char *path,
 		save_sales(db, q, i, 1, &ix->all[i]->cur);
 	}
 	sqlite3_finalize(q);
-	positions_save(db, now);
-	db_exec(db, "COMMIT");
-	db_close(db);
+	positions_commit(db, now);
 }

@@ -14,7 +14,7 @@ positions_schema(sqlite3 *db)
 }
 
 void
-positions_save(sqlite3 *db, const struct positions *ps)
+positions_commit(sqlite3 *db, const struct positions *ps)
 {
 	sqlite3_stmt *q;
 	int i;
@@ -29,6 +29,8 @@ positions_save(sqlite3 *db, const struct positions *ps)
 		db_step_done(db, q);
 	}
 	sqlite3_finalize(q);
+	db_exec(db, "COMMIT");
+	db_close(db);
 }
 
 void

@@ -23,9 +23,10 @@ struct positions {
 	int		 n;
 };
 
-/* Replace the table's rows by ps (NULL: none, a state of files and
- * pipes): inside the caller's transaction. */
-void	positions_save(sqlite3 *, const struct positions *);
+/* End a state's write: the table's rows replaced by ps (NULL: none, a
+ * state of files and pipes) in the transaction the caller began and
+ * wrote its state in, which is then committed, and the file closed. */
+void	positions_commit(sqlite3 *, const struct positions *);
 /* The table's rows (none for a state written from files or pipes). */
 void	positions_load(sqlite3 *, struct positions *);
 /* Append one; copies the topic. */
