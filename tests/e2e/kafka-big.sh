@@ -9,10 +9,10 @@
 #     multiset.
 #   - Copied topic to topic under --eos (a million messages in
 #     transactions): the copy holds the same multiset, read_committed.
-#   - The broker killed (SIGKILL) while a writer is at it, with a 5 s
-#     message timeout: the writer says how many records were not
-#     delivered and exits 1 (a writer that exits 0 has had every message
-#     acknowledged).
+#   - The broker killed (SIGKILL) while a writer is at it (the second
+#     half of its input held back until then), with a 5 s message
+#     timeout: the writer says how many records were not delivered and
+#     exits 1 (a writer that exits 0 has had every message acknowledged).
 # Run from the repository root with the programs on PATH (tests/run does).
 set -u
 . tests/e2e/common.inc
@@ -68,13 +68,22 @@ c.close()' "$1" "$KT$2" 2> /dev/null || echo 0
 }
 
 if [ -z "${KAFKA_BROKERS:-}" ]; then
-	cv-cat -b "$B" -T ${KT}cut -f avro -X message.timeout.ms=5000 \
-	    "$T/big.avro" 2> "$T/cut.err" &
+	# The writer reads the file from a pipe that holds its second half
+	# back until the broker is dead: a fast writer cannot finish first
+	# (CI once saw exit 0, every record acknowledged before the kill).
+	half=$(($(wc -c < "$T/big.avro") / 2))
+	{
+		head -c $half "$T/big.avro"
+		poll 3000 test -e "$T/killed"
+		tail -c +$((half + 1)) "$T/big.avro"
+	} | cv-cat -b "$B" -T ${KT}cut -f avro -X message.timeout.ms=5000 \
+	    2> "$T/cut.err" &
 	wp=$!
 	# (by the partitions' high watermarks: count_msgs reads the topic
-	# whole, and while it did, the writer could finish)
+	# whole)
 	poll 300 test "$(high_marks "$B" cut)" -gt 1000
 	scripts/kafka kill "$KAFKA_DIR" 1
+	touch "$T/killed"
 	wait $wp
 	st=$?
 	grep -v '^%' "$T/cut.err" | tail -2 | sed 's/^/# /'
