@@ -50,7 +50,7 @@ UNIT_OBJ = $(UNITS:%=%.o)
 FUZZ_SRC = $(wildcard tests/fuzz/fuzz-*.c)
 SCHEMAS = $(wildcard schemas/*.avsc)
 
-.PHONY: run-kafka all deps test test-san test-valgrind run serve bench fuzz install clean bin
+.PHONY: run-kafka all deps test test-san test-valgrind run serve bench fuzz fuzz-long install clean bin
 # bin/ points at the release build, so scripts and README examples find the
 # programs; a sanitizer build leaves it alone.
 ifdef SANITIZE
@@ -144,6 +144,11 @@ bench: all
 
 fuzz:
 	scripts/fuzz
+
+# The long campaign (not in CI): an hour a target unless FUZZ_SECONDS
+# says otherwise, from the corpus the runs before kept in build/fuzz/.
+fuzz-long:
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-3600} scripts/fuzz
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \

@@ -338,7 +338,7 @@ put_record(struct out *o, avro_value_t *v)
 			hold_row(o, cells);
 		break;
 	}
-	tally.written++;
+	run_tally.written++;
 }
 
 static void
@@ -429,7 +429,7 @@ main(int argc, char *argv[])
 		usage(stderr);
 		return 2;
 	}
-	stream_init();
+	run_init();
 	src = src_open(argv + optind, argc - optind, NULL);
 	/* Avro out in the same schema: pass the checked encoding on. */
 	if (o.format == F_AVRO && !reencode)
@@ -456,8 +456,8 @@ main(int argc, char *argv[])
 	schema_cleanup();
 	/* Last, as it exits on a write error: everything is freed by then. */
 	fshut(stdout, "stdout");
-	status = tally_finish(verbose);
+	status = reject_finish(verbose);
 	if (verbose)
-		warnx("%.0f records/s", tally.read / (now_seconds() - t0));
+		warnx("%.0f records/s", run_tally.read / (now_seconds() - t0));
 	return rc < 0 ? 1 : status;
 }

@@ -20,6 +20,7 @@
 #include "lib/config.h"
 #include "lib/csv.h"
 #include "lib/db.h"
+#include "lib/field.h"
 #include "lib/kafka.h"
 #include "lib/map.h"
 #include "lib/schema.h"
@@ -99,20 +100,37 @@ enum {
 	A_TIER, A_LEVEL, A_GRADE, A_RATE, A_STREAK, A_WATCH, A_COUNT
 };
 static const char *added_names[A_COUNT] = {
-	"score", "score_brand", "score_holdings", "score_cycle",
-	"score_volatility", "score_interval", "score_ltv", "tier", "level",
-	"grade", "rate_adjust_bp", "tier3_streak", "watchlist"
+	[A_SCORE] = "score",
+	[A_BRAND] = "score_brand",
+	[A_HOLDINGS] = "score_holdings",
+	[A_CYCLE] = "score_cycle",
+	[A_VOL] = "score_volatility",
+	[A_INTERVAL] = "score_interval",
+	[A_LTV] = "score_ltv",
+	[A_TIER] = "tier",
+	[A_LEVEL] = "level",
+	[A_GRADE] = "grade",
+	[A_RATE] = "rate_adjust_bp",
+	[A_STREAK] = "tier3_streak",
+	[A_WATCH] = "watchlist",
 };
 
 enum {
 	F_ID, F_SEGMENT, F_AGE, F_DECAY, F_DECAY_N, F_VOL, F_VALUE, F_LO,
 	F_HI, F_BALANCE, F_COUNT
 };
-static const char *input_names[F_COUNT] = {
-	"vehicle_id", "segment", "age_months", "decay_rate", "decay_n",
-	"volatility", "value", "value_lo", "value_hi", "loan_balance"
+static const struct field input[F_COUNT] = {
+	[F_ID] = { "vehicle_id", 's' },
+	[F_SEGMENT] = { "segment", 's' },
+	[F_AGE] = { "age_months", 'd' },
+	[F_DECAY] = { "decay_rate", 'D' },
+	[F_DECAY_N] = { "decay_n", 'd' },
+	[F_VOL] = { "volatility", 'D' },
+	[F_VALUE] = { "value", 'D' },
+	[F_LO] = { "value_lo", 'D' },
+	[F_HI] = { "value_hi", 'D' },
+	[F_BALANCE] = { "loan_balance", 'D' },
 };
-static const char input_types[F_COUNT + 1] = "ssdDdDDDDD";
 
 struct grader {
 	struct map	*refs;		/* segment, model or make */
@@ -314,14 +332,14 @@ update_streak(struct grader *g, const char *id, int tier)
 		now.better = 0;
 		if (!now.watch && now.tier3 >= watch_enter) {
 			now.watch = 1;
-			g->entered += !stream_replaying;
+			g->entered += !run_replaying;
 		}
 	} else {
 		now.tier3 = 0;
 		if (now.watch && ++now.better >= watch_leave) {
 			now.watch = 0;
 			now.better = 0;
-			g->left += !stream_replaying;
+			g->left += !run_replaying;
 		}
 	}
 	if (now.tier3 || now.better || now.watch) {
@@ -381,7 +399,7 @@ grade_one(struct grader *g, const struct view *v, struct sink *sink)
 	rate = tier == 1 ? tier1_bp : tier == 3 ? tier3_bp + tier3_vol_bp *
 	    (isnan(vol) ? 0 : 100 * vol) : 0;
 	st = update_streak(g, id, tier);
-	if (!stream_replaying)	/* -v counts this instance's records */
+	if (!run_replaying)	/* -v counts this instance's records */
 		g->graded[tier - 1]++;
 	snprintf(grade, sizeof(grade), "%d-%d", tier, level);
 
@@ -502,9 +520,9 @@ grader_setup(struct grader *g, const char *ref)
 		load_reference(g, ref);
 	vs = schema_get("Valuation");
 	for (i = 0; i < F_COUNT; i++)
-		g->fx[i] = field_pos(vs, input_names[i], input_types[i],
+		g->fx[i] = field_pos(vs, input[i].name, input[i].type,
 		    "cv-grade");
-	g->valid = valid_new(input_names, input_types, g->fx, F_COUNT);
+	g->valid = valid_new(input, g->fx, F_COUNT);
 	g->in = reader_new(vs);
 	g->out = appender_new(vs, schema_get("Graded"), added_names, A_COUNT,
 	    "cv-grade");
@@ -604,7 +622,7 @@ main(int argc, char *argv[])
 		config_print(stdout, settings, NELEM(settings));
 		return fshut(stdout, "stdout");
 	}
-	stream_init();
+	run_init();
 	grader_setup(&g, ref);
 	/* Over topics every instance reads every partition: the streaks
 	 * follow a partition to another instance.  With -S the state and
@@ -639,8 +657,8 @@ main(int argc, char *argv[])
 		    "%lld entered, %lld left", (long long)g.graded[0],
 		    (long long)g.graded[1], (long long)g.graded[2],
 		    (long long)g.entered, (long long)g.left);
-	status = tally_finish(verbose);
+	status = reject_finish(verbose);
 	if (verbose)
-		warnx("%.0f records/s", tally.read / (now_seconds() - t0));
+		warnx("%.0f records/s", run_tally.read / (now_seconds() - t0));
 	return rc < 0 ? 1 : status;
 }

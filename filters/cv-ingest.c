@@ -706,7 +706,7 @@ ingest_row(struct ingest *g)
 	double age;
 	int64_t t;
 
-	tally.read++;
+	run_tally.read++;
 	memset(str, 0, sizeof(str));
 	for (i = 0; i < g->ndefs && !bad; i++) {
 		d[i] = 0;
@@ -801,7 +801,7 @@ ingest_row(struct ingest *g)
 		}
 		t = event_time(g, has, l);
 		if (t < kafka.from || t >= kafka.until)
-			tally.read--;	/* outside --from/--until: not read */
+			run_tally.read--;  /* outside --from/--until */
 		else
 			emit(g, t);
 	}
@@ -830,14 +830,14 @@ ingest_csv(struct ingest *g, FILE *fp)
 	char **fields;
 	int n, i;
 
-	while (!g->stop && !stream_stop && (n = csv_next(csv, &fields)) != 0) {
+	while (!g->stop && !run_stop && (n = csv_next(csv, &fields)) != 0) {
 		/* A stop signal ends the input where it is, maybe mid-row. */
-		if (stream_stop)
+		if (run_stop)
 			break;
 		g->line = csv_line(csv);
 		g->raw = csv_raw(csv, &g->rawlen);
 		if (n < 0) {
-			tally.read++;
+			run_tally.read++;
 			bad_row(g, "%s", csv_error(csv));
 			continue;
 		}
@@ -854,7 +854,7 @@ ingest_csv(struct ingest *g, FILE *fp)
 			continue;
 		}
 		if (n != g->nheader) {
-			tally.read++;
+			run_tally.read++;
 			bad_row(g, "%d fields where the header has %d", n,
 			    g->nheader);
 			continue;
@@ -935,9 +935,9 @@ ingest_json(struct ingest *g, FILE *fp)
 			    g->file, g->map[i].column);
 			return -1;
 		}
-	while (!g->stop && !stream_stop &&
+	while (!g->stop && !run_stop &&
 	    (len = getline(&line, &cap, fp)) > 0) {
-		if (stream_stop)	/* maybe mid-line */
+		if (run_stop)	/* maybe mid-line */
 			break;
 		g->line++;
 		while (len > 0 && (line[len - 1] == '\n' ||
@@ -951,7 +951,7 @@ ingest_json(struct ingest *g, FILE *fp)
 		o = json_loadb(line, (size_t)len, JSON_REJECT_DUPLICATES,
 		    &jerr);
 		if (!json_is_object(o)) {
-			tally.read++;
+			run_tally.read++;
 			bad_row(g, "not a JSON object: %s", o ? "other value" :
 			    jerr.text);
 			json_decref(o);
@@ -966,7 +966,7 @@ ingest_json(struct ingest *g, FILE *fp)
 			g->header[i] = estrdup(spec ? spec : g->defs[i].name);
 			val = spec ? json_lookup(o, spec, &twice) : NULL;
 			if (val != NULL && twice != NULL && !dup++) {
-				tally.read++;
+				run_tally.read++;
 				bad_row(g, "%s: key %s twice (case ignored)",
 				    spec, twice);
 			}
@@ -982,7 +982,7 @@ ingest_json(struct ingest *g, FILE *fp)
 		free_header(g);
 		json_decref(o);
 	}
-	if (ferror(fp) && !stream_stop) {
+	if (ferror(fp) && !run_stop) {
 		warn("%s", g->file);
 		g->stop = 1;
 	}
@@ -1024,7 +1024,7 @@ release_sorted(struct ingest *g)
 /*
  * stdio calls this when the buffer of an input is empty.  If the
  * descriptor has nothing either, the rows converted so far go out
- * before the wait (stream_idle), so an idle pipe passes each row on at
+ * before the wait (run_idle), so an idle pipe passes each row on at
  * once instead of holding it until a block fills.  A signal ends the
  * input.
  */
@@ -1034,7 +1034,7 @@ idle_read(void *cookie, char *p, size_t len)
 	int fd = (int)(intptr_t)cookie;
 	ssize_t n;
 
-	if (!stream_wait_input(fd))
+	if (!run_wait_input(fd))
 		return 0;
 	while ((n = read(fd, p, len)) < 0 && errno == EINTR)
 		;
@@ -1203,9 +1203,9 @@ main(int argc, char *argv[])
 	if (kafka_input())
 		errx(2, "-t: cv-ingest reads CSV or JSON lines, not topics");
 	kafka_check(nfiles);
-	stream_init();
+	run_init();
 	setup_output(&g, out);
-	for (i = 0; i < nfiles && !g.stop && !stream_stop; i++) {
+	for (i = 0; i < nfiles && !g.stop && !run_stop; i++) {
 		g.file = files[i];
 		if (strcmp(files[i], "-") == 0)
 			fp = stdin;
@@ -1218,7 +1218,7 @@ main(int argc, char *argv[])
 		in = idle_open(fp);
 		if ((g.json ? ingest_json(&g, in) : ingest_csv(&g, in)) < 0) {
 			failed = 1;
-			stream_fail();
+			run_fail();
 		}
 		free_header(&g);
 		fclose(in);
@@ -1230,8 +1230,8 @@ main(int argc, char *argv[])
 	sink_close(g.sink);
 	free_ingest(&g);
 	schema_cleanup();
-	status = tally_finish(verbose);
+	status = reject_finish(verbose);
 	if (verbose)
-		warnx("%.0f rows/s", tally.read / (now_seconds() - t0));
+		warnx("%.0f rows/s", run_tally.read / (now_seconds() - t0));
 	return failed ? 1 : status;
 }

@@ -28,6 +28,7 @@
 #include <gsl/gsl_cdf.h>
 
 #include "lib/append.h"
+#include "lib/field.h"
 #include "lib/gbm.h"
 #include "lib/kafka.h"
 #include "lib/models.h"
@@ -42,9 +43,16 @@ enum {
 	A_INDEX, A_GBM, A_COUNT
 };
 static const char *added_names[A_COUNT] = {
-	"value", "value_lo", "value_hi", "interval", "value_next",
-	"valuation_model", "model_version", "naive_value", "index_value",
-	"gbm_value"
+	[A_VALUE] = "value",
+	[A_LO] = "value_lo",
+	[A_HI] = "value_hi",
+	[A_INTERVAL] = "interval",
+	[A_NEXT] = "value_next",
+	[A_MODEL] = "valuation_model",
+	[A_VERSION] = "model_version",
+	[A_NAIVE] = "naive_value",
+	[A_INDEX] = "index_value",
+	[A_GBM] = "gbm_value",
 };
 
 /* Features read, and the type each must have (see field_pos). */
@@ -54,15 +62,32 @@ enum {
 	F_COHORT, F_REGION, F_SEG_PRICE, F_SEG_MPI, F_POOLED, F_POOLED_SD,
 	F_POOLED_NEXT, F_COMPS_VALUE, F_COMPS_SALES, F_MODEL_N, F_COUNT
 };
-static const char *feature_names[F_COUNT] = {
-	"observed_at", "mileage_km", "condition", "age_months", "mpi",
-	"elasticity", "decay_rate", "decay_level", "decay_sigma",
-	"mileage_slope", "price_level", "price_level_lse", "prev_value",
-	"prev_mpi", "cohort_offset", "region_offset", "segment_last_price",
-	"segment_last_mpi", "pooled_value", "pooled_sd", "pooled_next",
-	"comps_value", "comps_sales", "model_n"
+static const struct field features[F_COUNT] = {
+	[F_OBSERVED] = { "observed_at", 'l' },
+	[F_KM] = { "mileage_km", 'D' },
+	[F_COND] = { "condition", 'D' },
+	[F_AGE] = { "age_months", 'd' },
+	[F_MPI] = { "mpi", 'D' },
+	[F_EL] = { "elasticity", 'D' },
+	[F_DECAY] = { "decay_rate", 'D' },
+	[F_DECAY_LEVEL] = { "decay_level", 'S' },
+	[F_SIGMA] = { "decay_sigma", 'D' },
+	[F_MILEAGE] = { "mileage_slope", 'D' },
+	[F_LEVEL] = { "price_level", 'D' },
+	[F_LEVEL_LSE] = { "price_level_lse", 'D' },
+	[F_PREV] = { "prev_value", 'D' },
+	[F_PREV_MPI] = { "prev_mpi", 'D' },
+	[F_COHORT] = { "cohort_offset", 'D' },
+	[F_REGION] = { "region_offset", 'D' },
+	[F_SEG_PRICE] = { "segment_last_price", 'D' },
+	[F_SEG_MPI] = { "segment_last_mpi", 'D' },
+	[F_POOLED] = { "pooled_value", 'D' },
+	[F_POOLED_SD] = { "pooled_sd", 'D' },
+	[F_POOLED_NEXT] = { "pooled_next", 'D' },
+	[F_COMPS_VALUE] = { "comps_value", 'D' },
+	[F_COMPS_SALES] = { "comps_sales", 'i' },
+	[F_MODEL_N] = { "model_n", 'd' },
 };
-static const char feature_types[F_COUNT + 1] = "lDDdDDDSDDDDDDDDDDDDDDid";
 
 enum kind { HEDONIC, SEED };
 
@@ -537,7 +562,7 @@ value_checked(struct predict *p, const struct view *v, struct sink *sink,
 /*
  * Records held for the boosted trees: XGBoost takes some 20 us a call,
  * 2 us a row in a batch of hundreds.  The checked records' bytes wait
- * here, in order, until BATCH of them, the input's pause (stream_idle)
+ * here, in order, until BATCH of them, the input's pause (run_idle)
  * or its end; then the trees value them in one call per version, and
  * they are written and acknowledged in order.
  */
@@ -553,7 +578,7 @@ struct batch {
 	double		 lg[BATCH];
 	struct view	 view[BATCH];
 	int		 n;
-	int		 flushing;	/* a sink's wait calls stream_idle */
+	int		 flushing;	/* a sink's wait calls run_idle */
 };
 
 /* The trees' values of the run's n rows, into gbm[] of their records. */
@@ -647,12 +672,12 @@ predict_setup(struct predict *p, const char *models, int version)
 	}
 	fs = schema_get("Features");
 	for (i = 0; i < F_COUNT; i++)
-		p->fx[i] = field_pos(fs, feature_names[i], feature_types[i],
+		p->fx[i] = field_pos(fs, features[i].name, features[i].type,
 		    "cv-predict");
 	for (i = 0; i < GBM_NFIELDS; i++)
-		p->gpos[i] = field_pos(fs, gbm_fields[i], gbm_types[i],
+		p->gpos[i] = field_pos(fs, gbm_fields[i].name, gbm_fields[i].type,
 		    "cv-predict");
-	p->valid = valid_new(feature_names, feature_types, p->fx, F_COUNT);
+	p->valid = valid_new(features, p->fx, F_COUNT);
 	p->features = reader_new(fs);
 	p->out = appender_new(fs, schema_get("Valuation"), added_names,
 	    A_COUNT, "cv-predict");
@@ -767,7 +792,7 @@ main(int argc, char *argv[])
 		usage(stderr);
 		return 2;
 	}
-	stream_init();
+	run_init();
 	predict_setup(&p, models, version);
 	sink = sink_open(out, schema_text("Valuation"));
 	src = src_open(argv + optind, argc - optind, "Features");
@@ -779,7 +804,7 @@ main(int argc, char *argv[])
 	for (i = 0; i < p.nvaluers; i++)
 		batched |= p.valuers[i].gbm != NULL;
 	if (batched)
-		stream_on_idle(batch_flush, batch);
+		run_on_idle(batch_flush, batch);
 	while ((rc = src_next(src, &r)) > 0) {
 		if ((v = reader_view(p.features, r)) == NULL) {
 			src_ack(src, r);
@@ -814,8 +839,8 @@ main(int argc, char *argv[])
 	if (verbose)
 		warnx("%lld records without a value (no fitted price or a "
 		    "missing term)", (long long)p.n_unvalued);
-	status = tally_finish(verbose);
+	status = reject_finish(verbose);
 	if (verbose)
-		warnx("%.0f records/s", tally.read / (now_seconds() - t0));
+		warnx("%.0f records/s", run_tally.read / (now_seconds() - t0));
 	return rc < 0 ? 1 : status;
 }

@@ -430,7 +430,7 @@ take(struct quality *q, struct plan *p, struct rec *r)
 		}
 		s->dev[s->ndev++] = (price - cons) / cons;
 	}
-	tally.written++;
+	run_tally.written++;
 }
 
 static void
@@ -940,7 +940,7 @@ main(int argc, char *argv[])
 		q.fields[q.nfields++] = estrdup(f);
 	}
 	free(copy);
-	stream_init();
+	run_init();
 	q.sources = map_new();
 	q.seen = map_new();
 	for (i = 0; i < nrej; i++)
@@ -949,7 +949,7 @@ main(int argc, char *argv[])
 	if (kafka_input() || optind == argc)
 		rc |= read_input(&q, argv + optind, argc - optind);
 	else
-		for (i = optind; i < argc && rc == 0 && !stream_stop; i++)
+		for (i = optind; i < argc && rc == 0 && !run_stop; i++)
 			rc |= read_input(&q, argv + i, 1);
 	measure(&q);
 	report(&q);
@@ -965,6 +965,6 @@ main(int argc, char *argv[])
 	for (i = 0; i < q.nfields; i++)
 		free(q.fields[i]);
 	schema_cleanup();
-	status = tally_finish(verbose);
+	status = reject_finish(verbose);
 	return rc < 0 ? 1 : status;
 }

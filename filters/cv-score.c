@@ -458,7 +458,7 @@ score_record(struct score *sc, struct rec *r)
 		return reject(rec_where(r), 1, NULL, 0, r->value,
 		    "%s: not a number: %s", bad, text);
 	if (number(cells, sc->price, &price) <= 0 || !(price > 0)) {
-		tally.absorbed++;	/* no price: nothing to score */
+		run_tally.absorbed++;	/* no price: nothing to score */
 		return 0;
 	}
 	if (sc->segment >= 0 && cells[sc->segment] != NULL)
@@ -484,7 +484,7 @@ score_record(struct score *sc, struct rec *r)
 	}
 	/* With -c, every prediction must be there, unless -a. */
 	if (!sc->any && !sc->dflt && (ok & 0xffff) != (1u << sc->ncols) - 1) {
-		tally.absorbed++;
+		run_tally.absorbed++;
 		return 0;
 	}
 	sc->okm[sc->nrows] = ok;
@@ -580,9 +580,9 @@ settle(struct score *sc)
 		    (1u << sc->ncols) - 1;
 		use[k] = want != 0 && (sc->okm[k] & want) == want;
 		if (use[k])
-			tally.written++;
+			run_tally.written++;
 		else
-			tally.absorbed++;
+			run_tally.absorbed++;
 	}
 	for (b = 0; b < sc->nby; b++)
 		if (sc->by[b] == BY_DECILE)
@@ -929,7 +929,7 @@ main(int argc, char *argv[])
 			return 2;
 		}
 	}
-	stream_init();
+	run_init();
 	sc.groups = map_new();
 	sc.models = map_new();
 	if (dbpath != NULL)
@@ -966,6 +966,6 @@ main(int argc, char *argv[])
 	for (i = 0; i < sc.ncols; i++)
 		free(sc.cols[i]);
 	schema_cleanup();
-	status = tally_finish(verbose);
+	status = reject_finish(verbose);
 	return rc < 0 ? 1 : status;
 }

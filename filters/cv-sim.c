@@ -869,7 +869,7 @@ run_month(struct sim *s, int t)
 	left = total * (t + 1) / o->months - total * t / o->months;
 	if (left > 0)
 		tsale = next_time(s, &x, left, m0, len);
-	while (!stream_stop) {
+	while (!run_stop) {
 		while (li < o->loans && (s->loans[li].start > t ||
 		    s->loans[li].start + s->loans[li].term <= t))
 			li++;
@@ -1244,9 +1244,9 @@ main(int argc, char *argv[])
 	if (params != NULL && (pfp = fopen(params, "w")) == NULL)
 		err(1, "%s", params);
 
-	stream_init();
+	run_init();
 	open_output(&s.out, output);
-	for (t = 0; t < o.months && !stream_stop; t++)
+	for (t = 0; t < o.months && !run_stop; t++)
 		run_month(&s, t);
 	close_output(&s.out);
 	if (pfp != NULL)
@@ -1257,7 +1257,7 @@ main(int argc, char *argv[])
 		    "%lld loan-book%s; %.2f s, %.0f records/s",
 		    (long long)s.written, (long long)s.indexobs,
 		    (long long)s.sales, (long long)s.resales,
-		    (long long)s.loanbook, stream_stop ? "; interrupted" : "",
+		    (long long)s.loanbook, run_stop ? "; interrupted" : "",
 		    dt, dt > 0 ? s.written / dt : 0);
 	}
 	free_sim(&s);

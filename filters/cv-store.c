@@ -411,9 +411,9 @@ store_record(struct store *st, struct rec *r)
 	}
 	step(st, q);
 	if (sqlite3_changes(st->db) > 0)
-		tally.written++;
+		run_tally.written++;
 	else
-		tally.absorbed++;
+		run_tally.absorbed++;
 	ack_later(st, r);
 	if (++st->pending == st->batch)
 		commit(st);
@@ -490,7 +490,7 @@ main(int argc, char *argv[])
 		usage(stderr);
 		return 2;
 	}
-	stream_init();
+	run_init();
 	/* Before any input: a database that cannot be made stops the run. */
 	st.db = db_open(dbpath);
 	/*
@@ -501,7 +501,7 @@ main(int argc, char *argv[])
 	/* IMMEDIATE: wait for another writer here, not fail mid-batch. */
 	st.begin = db_prepare(st.db, "BEGIN IMMEDIATE");
 	st.commit = db_prepare(st.db, "COMMIT");
-	stream_on_idle(commit_idle, &st);
+	run_on_idle(commit_idle, &st);
 	st.src = src_open(argv + optind, argc - optind, NULL);
 	while ((rc = src_next(st.src, &r)) > 0) {
 		if (!started) {
@@ -530,8 +530,8 @@ main(int argc, char *argv[])
 		avro_writer_free(st.enc);
 	free(st.encbuf);
 	schema_cleanup();
-	status = tally_finish(verbose);
+	status = reject_finish(verbose);
 	if (verbose)
-		warnx("%.0f records/s", tally.read / (now_seconds() - t0));
+		warnx("%.0f records/s", run_tally.read / (now_seconds() - t0));
 	return rc < 0 ? 1 : status;
 }

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "lib/append.h"
+#include "lib/field.h"
 #include "lib/kafka.h"
 #include "lib/lights.h"
 #include "lib/map.h"
@@ -69,12 +70,20 @@ enum {
 	F_LOAN, F_SEGMENT, F_OBSERVED, F_BALANCE, F_VALUE, F_NEXT, F_COMPS,
 	F_WATCH, F_GRADE, F_AGE, F_DECAY, F_RET3, F_COUNT
 };
-static const char *input_names[F_COUNT] = {
-	"loan_id", "segment", "observed_at", "loan_balance", "value",
-	"value_next", "decay_n", "watchlist", "grade", "age_months",
-	"decay_rate", "mpi_ret_3m"
+static const struct field input[F_COUNT] = {
+	[F_LOAN] = { "loan_id", 'S' },
+	[F_SEGMENT] = { "segment", 's' },
+	[F_OBSERVED] = { "observed_at", 'l' },
+	[F_BALANCE] = { "loan_balance", 'D' },
+	[F_VALUE] = { "value", 'D' },
+	[F_NEXT] = { "value_next", 'D' },
+	[F_COMPS] = { "decay_n", 'd' },
+	[F_WATCH] = { "watchlist", 'b' },
+	[F_GRADE] = { "grade", 's' },
+	[F_AGE] = { "age_months", 'd' },
+	[F_DECAY] = { "decay_rate", 'D' },
+	[F_RET3] = { "mpi_ret_3m", 'D' },
 };
-static const char input_types[F_COUNT + 1] = "SslDDDdbsdDD";
 
 static void
 usage(FILE *fp)
@@ -572,13 +581,13 @@ main(int argc, char *argv[])
 	if (st.nsc == 0)
 		for (i = 0; i < (int)NELEM(dflt); i++)
 			parse_scenario(&st.sc[st.nsc++], dflt[i]);
-	stream_init();
+	run_init();
 	st.loans = map_new();
 	gs = schema_get("Graded");
 	for (i = 0; i < F_COUNT; i++)
-		st.fx[i] = field_pos(gs, input_names[i], input_types[i],
+		st.fx[i] = field_pos(gs, input[i].name, input[i].type,
 		    "cv-stress");
-	st.valid = valid_new(input_names, input_types, st.fx, F_COUNT);
+	st.valid = valid_new(input, st.fx, F_COUNT);
 	in = reader_new(gs);
 	src = src_open(argv + optind, argc - optind, "Graded");
 	src_lazy(src);
@@ -595,7 +604,7 @@ main(int argc, char *argv[])
 			}
 		} else if (view_is_null(v, st.fx[F_LOAN]) ||
 		    view_is_null(v, st.fx[F_BALANCE]))
-			tally.absorbed++;	/* no loan */
+			run_tally.absorbed++;	/* no loan */
 		else {
 			take(&st, v);
 			nrec++;
@@ -605,8 +614,8 @@ main(int argc, char *argv[])
 	active_book(&st);
 	/* Each loan in the book is used once; its earlier snapshots, and
 	 * the loans repaid before, are absorbed. */
-	tally.written += (int64_t)st.nbook;
-	tally.absorbed += nrec - (int64_t)st.nbook;
+	run_tally.written += (int64_t)st.nbook;
+	run_tally.absorbed += nrec - (int64_t)st.nbook;
 	if (rc >= 0) {
 		if (st.project)
 			project(&st);
@@ -624,6 +633,6 @@ main(int argc, char *argv[])
 	schema_cleanup();
 	if (verbose)
 		warnx("%zu loans in the book", st.nbook);
-	status = tally_finish(verbose);
+	status = reject_finish(verbose);
 	return rc < 0 ? 1 : status;
 }

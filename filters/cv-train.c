@@ -49,6 +49,7 @@
 #include <gsl/gsl_statistics_double.h>
 
 #include "lib/append.h"
+#include "lib/field.h"
 #include "lib/gbm.h"
 #include "lib/kafka.h"
 #include "lib/models.h"
@@ -70,13 +71,26 @@ enum {
 	F_SIGMA, F_LEVEL, F_LEVEL_LSE, F_COHORT, F_REGION, F_POOLED,
 	F_POOLED_SD, F_COMPS_VALUE, F_COMPS_SALES, F_MODEL_N, F_COUNT
 };
-static const char *feature_names[F_COUNT] = {
-	"observed_at", "price", "mileage_km", "condition", "age_months", "mpi",
-	"elasticity", "decay_level", "decay_sigma", "price_level",
-	"price_level_lse", "cohort_offset", "region_offset", "pooled_value",
-	"pooled_sd", "comps_value", "comps_sales", "model_n"
+static const struct field features[F_COUNT] = {
+	[F_OBSERVED] = { "observed_at", 'l' },
+	[F_PRICE] = { "price", 'D' },
+	[F_KM] = { "mileage_km", 'D' },
+	[F_COND] = { "condition", 'D' },
+	[F_AGE] = { "age_months", 'd' },
+	[F_MPI] = { "mpi", 'D' },
+	[F_EL] = { "elasticity", 'D' },
+	[F_DECAY_LEVEL] = { "decay_level", 'S' },
+	[F_SIGMA] = { "decay_sigma", 'D' },
+	[F_LEVEL] = { "price_level", 'D' },
+	[F_LEVEL_LSE] = { "price_level_lse", 'D' },
+	[F_COHORT] = { "cohort_offset", 'D' },
+	[F_REGION] = { "region_offset", 'D' },
+	[F_POOLED] = { "pooled_value", 'D' },
+	[F_POOLED_SD] = { "pooled_sd", 'D' },
+	[F_COMPS_VALUE] = { "comps_value", 'D' },
+	[F_COMPS_SALES] = { "comps_sales", 'i' },
+	[F_MODEL_N] = { "model_n", 'd' },
 };
-static const char feature_types[F_COUNT + 1] = "lDDDdDDSDDDDDDDDid";
 
 /* The blend's classes, by comparable sales (cv-predict's too). */
 #define BLEND_CLASSES	2
@@ -1001,16 +1015,16 @@ main(int argc, char *argv[])
 		usage(stderr);
 		return 2;
 	}
-	stream_init();
+	run_init();
 	gsl_set_error_handler_off();
 	fs = schema_get("Features");
 	for (i = 0; i < F_COUNT; i++)
-		t.fx[i] = field_pos(fs, feature_names[i], feature_types[i],
+		t.fx[i] = field_pos(fs, features[i].name, features[i].type,
 		    "cv-train");
 	for (i = 0; i < GBM_NFIELDS; i++)
-		t.gpos[i] = field_pos(fs, gbm_fields[i], gbm_types[i],
+		t.gpos[i] = field_pos(fs, gbm_fields[i].name, gbm_fields[i].type,
 		    "cv-train");
-	t.valid = valid_new(feature_names, feature_types, t.fx, F_COUNT);
+	t.valid = valid_new(features, t.fx, F_COUNT);
 	t.h.p = HEDONIC_NTERMS;
 	t.s.p = SEED_NTERMS;
 	t.first = INT64_MAX;
@@ -1025,7 +1039,7 @@ main(int argc, char *argv[])
 				break;
 			}
 			if (i == 0)
-				tally.absorbed++;
+				run_tally.absorbed++;
 		}
 		src_ack(src, r);
 	}
@@ -1034,7 +1048,7 @@ main(int argc, char *argv[])
 	valid_free(t.valid);
 	if (rc < 0)
 		errx(1, "input failed; the model store is unchanged");
-	if (stream_stop) {
+	if (run_stop) {
 		/* A model of part of the input would pass for one of all. */
 		warnx("stopped by a signal; the model store is unchanged");
 		rows_free(&t.h);
@@ -1044,7 +1058,7 @@ main(int argc, char *argv[])
 		free(t.bx);
 		free(t.bc);
 		schema_cleanup();
-		return tally_finish(verbose);
+		return reject_finish(verbose);
 	}
 	/* hedonic, the calibrations (all and at most 8 levels), 3 blends,
 	 * gbm, seed */
@@ -1089,6 +1103,6 @@ main(int argc, char *argv[])
 	free(t.bx);
 	free(t.bc);
 	schema_cleanup();
-	status = tally_finish(verbose);
+	status = reject_finish(verbose);
 	return refused ? 1 : status;
 }

@@ -29,6 +29,7 @@
 #include "lib/append.h"
 #include "lib/config.h"
 #include "lib/db.h"
+#include "lib/field.h"
 #include "lib/kafka.h"
 #include "lib/lights.h"
 #include "lib/map.h"
@@ -41,18 +42,30 @@ enum {
 	A_LIGHT, A_LTV, A_REASONS, A_MESSAGE, A_PREV, A_SINCE, A_COUNT
 };
 static const char *added_names[A_COUNT] = {
-	"light", "ltv", "reasons", "message", "prev_light", "light_since"
+	[A_LIGHT] = "light",
+	[A_LTV] = "ltv",
+	[A_REASONS] = "reasons",
+	[A_MESSAGE] = "message",
+	[A_PREV] = "prev_light",
+	[A_SINCE] = "light_since",
 };
 
 enum {
 	F_LOAN, F_BALANCE, F_CURRENCY, F_VALUE, F_NEXT, F_COMPS, F_GRADE,
 	F_STREAK, F_WATCH, F_OBSERVED, F_COUNT
 };
-static const char *input_names[F_COUNT] = {
-	"loan_id", "loan_balance", "currency", "value", "value_next",
-	"decay_n", "grade", "tier3_streak", "watchlist", "observed_at"
+static const struct field input[F_COUNT] = {
+	[F_LOAN] = { "loan_id", 'S' },
+	[F_BALANCE] = { "loan_balance", 'D' },
+	[F_CURRENCY] = { "currency", 's' },
+	[F_VALUE] = { "value", 'D' },
+	[F_NEXT] = { "value_next", 'D' },
+	[F_COMPS] = { "decay_n", 'd' },
+	[F_GRADE] = { "grade", 's' },
+	[F_STREAK] = { "tier3_streak", 'i' },
+	[F_WATCH] = { "watchlist", 'b' },
+	[F_OBSERVED] = { "observed_at", 'l' },
 };
-static const char input_types[F_COUNT + 1] = "SDsDDdsibl";
 
 #define UNKNOWN	INT64_MIN	/* since: from a state file without it */
 
@@ -280,7 +293,7 @@ light_one(struct warner *w, const struct view *v, struct loan *ln,
 	sl[A_REASONS].nlist = nr;
 	sl[A_MESSAGE].has = 1;
 	sl[A_MESSAGE].s = msg->p;
-	if (!stream_replaying)	/* -v counts this instance's records */
+	if (!run_replaying)	/* -v counts this instance's records */
 		w->lit[light]++;
 	return was != light;
 }
@@ -413,9 +426,9 @@ warner_setup(struct warner *w)
 	int i;
 
 	for (i = 0; i < F_COUNT; i++)
-		w->fx[i] = field_pos(gs, input_names[i], input_types[i],
+		w->fx[i] = field_pos(gs, input[i].name, input[i].type,
 		    "cv-warn");
-	w->valid = valid_new(input_names, input_types, w->fx, F_COUNT);
+	w->valid = valid_new(input, w->fx, F_COUNT);
 	w->in = reader_new(gs);
 	w->out = appender_new(gs, schema_get("Warning"), added_names, A_COUNT,
 	    "cv-warn");
@@ -449,10 +462,10 @@ warn_record(struct warner *w, struct rec *r, const struct view *v,
 		    why) < 0 ? -1 : 0;
 	if (view_is_null(v, w->fx[F_LOAN]) ||
 	    view_is_null(v, w->fx[F_BALANCE])) {
-		if (!stream_replaying)
+		if (!run_replaying)
 			w->unlit++;
 		if (w->loans_only || w->changes)
-			tally.absorbed++;
+			run_tally.absorbed++;
 		else
 			appender_put(w->out, sink, v, sl);
 	} else {
@@ -470,7 +483,7 @@ warn_record(struct warner *w, struct rec *r, const struct view *v,
 			    when, sizeof(when))) < 0 ? -1 : 0;
 		if (!light_one(w, v, ln, t, h, sl, reasons, msg) &&
 		    w->changes)
-			tally.absorbed++;
+			run_tally.absorbed++;
 		else
 			appender_put(w->out, sink, v, sl);
 	}
@@ -553,7 +566,7 @@ main(int argc, char *argv[])
 		config_print(stdout, light_settings, light_nsettings);
 		return fshut(stdout, "stdout");
 	}
-	stream_init();
+	run_init();
 	w.lights = map_new();
 	/* Over topics every instance reads every partition: a loan's
 	 * light follows its partition to another instance.  With -S the
@@ -592,8 +605,8 @@ main(int argc, char *argv[])
 		warnx("GREEN %lld, YELLOW %lld, RED %lld; %lld without a loan",
 		    (long long)w.lit[GREEN], (long long)w.lit[YELLOW],
 		    (long long)w.lit[RED], (long long)w.unlit);
-	status = tally_finish(verbose);
+	status = reject_finish(verbose);
 	if (verbose)
-		warnx("%.0f records/s", tally.read / (now_seconds() - t0));
+		warnx("%.0f records/s", run_tally.read / (now_seconds() - t0));
 	return rc < 0 ? 1 : status;
 }

@@ -8,24 +8,73 @@
 struct codec codec;
 
 static const char *field_names[F_COUNT] = {
-	"age_months", "mpi", "mpi_ret_1m", "mpi_ret_3m", "mpi_level",
-	"mpi_source", "elasticity", "elasticity_se", "elasticity_n",
-	"elasticity_r2", "decay_rate", "decay_half_life", "decay_n",
-	"decay_r2", "decay_rate_se", "decay_level", "decay_sigma",
-	"mileage_slope", "mileage_slope_se", "condition_coef",
-	"condition_coef_se", "volatility", "ewma", "price_level",
-	"price_level_lse", "comps_n", "prev_value", "prev_observed_at",
-	"prev_mpi", "cohort_offset", "cohort_n", "region_offset", "region_n",
-	"segment_last_price", "segment_last_mpi", "pooled_value",
-	"pooled_sd", "pooled_next", "weight_make", "weight_model",
-	"weight_trim", "model_n", "stale_days", "comps_value", "comps_sales",
-	"comps_spread"
+	[F_AGE] = "age_months",
+	[F_MPI] = "mpi",
+	[F_RET1] = "mpi_ret_1m",
+	[F_RET3] = "mpi_ret_3m",
+	[F_MPI_LEVEL] = "mpi_level",
+	[F_MPI_SOURCE] = "mpi_source",
+	[F_EL] = "elasticity",
+	[F_EL_SE] = "elasticity_se",
+	[F_EL_N] = "elasticity_n",
+	[F_EL_R2] = "elasticity_r2",
+	[F_DECAY] = "decay_rate",
+	[F_HALF_LIFE] = "decay_half_life",
+	[F_DECAY_N] = "decay_n",
+	[F_DECAY_R2] = "decay_r2",
+	[F_DECAY_SE] = "decay_rate_se",
+	[F_DECAY_LEVEL] = "decay_level",
+	[F_SIGMA] = "decay_sigma",
+	[F_MILEAGE] = "mileage_slope",
+	[F_MILEAGE_SE] = "mileage_slope_se",
+	[F_COND] = "condition_coef",
+	[F_COND_SE] = "condition_coef_se",
+	[F_VOL] = "volatility",
+	[F_EWMA] = "ewma",
+	[F_LEVEL] = "price_level",
+	[F_LEVEL_LSE] = "price_level_lse",
+	[F_COMPS] = "comps_n",
+	[F_PREV] = "prev_value",
+	[F_PREV_AT] = "prev_observed_at",
+	[F_PREV_MPI] = "prev_mpi",
+	[F_COHORT] = "cohort_offset",
+	[F_COHORT_N] = "cohort_n",
+	[F_REGION] = "region_offset",
+	[F_REGION_N] = "region_n",
+	[F_SEG_PRICE] = "segment_last_price",
+	[F_SEG_MPI] = "segment_last_mpi",
+	[F_POOLED] = "pooled_value",
+	[F_POOLED_SD] = "pooled_sd",
+	[F_POOLED_NEXT] = "pooled_next",
+	[F_WEIGHT_MAKE] = "weight_make",
+	[F_WEIGHT_MODEL] = "weight_model",
+	[F_WEIGHT_TRIM] = "weight_trim",
+	[F_MODEL_N] = "model_n",
+	[F_STALE] = "stale_days",
+	[F_COMPS_VALUE] = "comps_value",
+	[F_COMPS_SALES] = "comps_sales",
+	[F_COMPS_SPREAD] = "comps_spread",
 };
 
-static const char *index_fields[7] = { "source", "segment", "region",
-	"period", "published_at", "value", "volume" };
-static const char *vehicle_fields[8] = { "vehicle_id", "segment", "region",
-	"observed_at", "model_year", "mileage_km", "condition", "price" };
+static const struct field index_fields[X_COUNT] = {
+	[X_SOURCE] = { "source", 's' },
+	[X_SEGMENT] = { "segment", 's' },
+	[X_REGION] = { "region", 's' },
+	[X_PERIOD] = { "period", 'i' },
+	[X_PUBLISHED] = { "published_at", 'L' },
+	[X_VALUE] = { "value", 'D' },
+	[X_VOLUME] = { "volume", 'D' },
+};
+static const struct field vehicle_fields[V_COUNT] = {
+	[V_ID] = { "vehicle_id", 's' },
+	[V_SEGMENT] = { "segment", 's' },
+	[V_REGION] = { "region", 's' },
+	[V_OBSERVED] = { "observed_at", 'l' },
+	[V_YEAR] = { "model_year", 'i' },
+	[V_KM] = { "mileage_km", 'D' },
+	[V_COND] = { "condition", 'D' },
+	[V_PRICE] = { "price", 'D' },
+};
 
 void
 codec_init(void)
@@ -36,19 +85,17 @@ codec_init(void)
 	size_t i;
 
 	codec.event = reader_new(ev);
-	for (i = 0; i < NELEM(index_fields); i++)
-		codec.ix[i] = field_pos(is, index_fields[i], "sssiLDD"[i],
-		    "cv-features");
-	for (i = 0; i < NELEM(vehicle_fields); i++)
-		codec.vx[i] = field_pos(vs, vehicle_fields[i], "sssliDDD"[i],
-		    "cv-features");
+	for (i = 0; i < X_COUNT; i++)
+		codec.ix[i] = field_pos(is, index_fields[i].name,
+		    index_fields[i].type, "cv-features");
+	for (i = 0; i < V_COUNT; i++)
+		codec.vx[i] = field_pos(vs, vehicle_fields[i].name,
+		    vehicle_fields[i].type, "cv-features");
 	valuing_init(vs);
 	codec.features = appender_new(vs, schema_get("Features"),
 	    field_names, F_COUNT, "cv-features");
-	codec.index_valid = valid_new(index_fields, "sssiLDD", codec.ix,
-	    NELEM(index_fields));
-	codec.vehicle_valid = valid_new(vehicle_fields, "sssliDDD", codec.vx,
-	    NELEM(vehicle_fields));
+	codec.index_valid = valid_new(index_fields, codec.ix, X_COUNT);
+	codec.vehicle_valid = valid_new(vehicle_fields, codec.vx, V_COUNT);
 }
 
 void

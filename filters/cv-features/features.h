@@ -230,19 +230,21 @@ struct keybuf {
  * values on the way (see lib/append.h).  Global: the merge's time
  * function needs it too.
  */
+/* The fields read of index records and of vehicle records (codec.c). */
+enum { X_SOURCE, X_SEGMENT, X_REGION, X_PERIOD, X_PUBLISHED, X_VALUE,
+	X_VOLUME, X_COUNT };
+enum { V_ID, V_SEGMENT, V_REGION, V_OBSERVED, V_YEAR, V_KM, V_COND,
+	V_PRICE, V_COUNT };
+
 struct codec {
 	struct reader	*event;		/* views in the Event schema */
 	struct appender	*features;	/* VehicleObs + the fields above */
-	int		 ix[7], vx[8];	/* fields used, by position */
+	int		 ix[X_COUNT], vx[V_COUNT];	/* fields, by position */
 	int		 ax[NATTR];	/* the attributes, for the pool */
 	struct valid	*index_valid, *vehicle_valid;	/* their rules */
 };
 extern struct codec codec;
 
-enum { X_SOURCE, X_SEGMENT, X_REGION, X_PERIOD, X_PUBLISHED, X_VALUE,
-	X_VOLUME };
-enum { V_ID, V_SEGMENT, V_REGION, V_OBSERVED, V_YEAR, V_KM, V_COND,
-	V_PRICE };
 
 /* A record being processed: where it came from, and its source record
  * while that is still at hand (not for records held to be reordered). */

@@ -334,7 +334,7 @@ main(int argc, char *argv[])
 			return 2;
 		}
 	}
-	stream_init();
+	run_init();
 	gsl_set_error_handler_off();
 	state_init(&st);
 	codec_init();
@@ -400,7 +400,7 @@ main(int argc, char *argv[])
 	 * Stopped by a signal over topics with -s, it stays held: the last
 	 * checkpoint saves it with the state, for the next run.
 	 */
-	if (!(stream_stop && state != NULL && kafka_input()) &&
+	if (!(run_stop && state != NULL && kafka_input()) &&
 	    release(&st, INT64_MAX, sink, stop && !late_stop) < 0)
 		stop = 1;
 	if (state != NULL && !kafka_input())
@@ -423,8 +423,8 @@ main(int argc, char *argv[])
 		    st.pool->noise);
 	free_state(&st);
 	schema_cleanup();
-	status = tally_finish(verbose);
+	status = reject_finish(verbose);
 	if (verbose)
-		warnx("%.0f records/s", tally.read / (now_seconds() - t0));
+		warnx("%.0f records/s", run_tally.read / (now_seconds() - t0));
 	return stop || rc < 0 ? 1 : status;
 }

@@ -261,7 +261,7 @@ index_obs(struct state *st, const struct item *it, const struct view *v)
 	st->n_index++;
 	st->n_index_novol += isnan(volume);
 	defer(st, v, NULL);
-	tally.absorbed++;
+	run_tally.absorbed++;
 	return 0;
 }
 

@@ -32,6 +32,7 @@
 #include <gsl/gsl_linalg.h>
 
 #include "lib/append.h"
+#include "lib/field.h"
 #include "lib/kafka.h"
 #include "lib/schema.h"
 #include "lib/timeparse.h"
@@ -56,11 +57,15 @@ enum {
 	F_SEGMENT, F_REGION, F_OBSERVED, F_PRICE, F_AGE, F_KM, F_COND,
 	F_COUNT
 };
-static const char *input_names[F_COUNT] = {	/* price: -p */
-	"segment", "region", "observed_at", "price", "age_months",
-	"mileage_km", "condition"
+static struct field input[F_COUNT] = {	/* price: -p */
+	[F_SEGMENT] = { "segment", 's' },
+	[F_REGION] = { "region", 's' },
+	[F_OBSERVED] = { "observed_at", 'l' },
+	[F_PRICE] = { "price", 'D' },
+	[F_AGE] = { "age_months", 'd' },
+	[F_KM] = { "mileage_km", 'D' },
+	[F_COND] = { "condition", 'D' },
 };
-static const char input_types[F_COUNT + 1] = "sslDdDD";
 
 static void
 usage(FILE *fp)
@@ -357,7 +362,7 @@ put_value(struct indexer *ix, const struct series *s, int32_t period,
     double value, double se, size_t n)
 {
 	struct buf *e = &ix->enc;
-	int64_t written = tally.written;
+	int64_t written = run_tally.written;
 
 	buf_clear(e);
 	enc_string(e, ix->source);
@@ -372,7 +377,7 @@ put_value(struct indexer *ix, const struct series *s, int32_t period,
 	enc_opt_long(e, 1, (int64_t)n);
 	sink_put_raw(ix->out, e->p, e->len, s->segment, strlen(s->segment));
 	/* The summary reconciles the sales read; values count apart. */
-	tally.written = written;
+	run_tally.written = written;
 	ix->values++;
 }
 
@@ -497,13 +502,13 @@ take(struct indexer *ix, struct rec *r, const struct view *v)
 		return reject(rec_where(r), 1, NULL, 0, rec_value(r),
 		    "region: longer than %zu bytes", sizeof(region) - 1);
 	if (view_is_null(v, fx[F_PRICE])) {
-		tally.absorbed++;	/* a book vehicle: no sale */
+		run_tally.absorbed++;	/* a book vehicle: no sale */
 		return 0;
 	}
 	price = view_opt_double(v, fx[F_PRICE]);
 	if (!(price > 0) || isinf(price))
 		return reject(rec_where(r), 1, NULL, 0, rec_value(r),
-		    "%s: not a positive number: %g", input_names[F_PRICE],
+		    "%s: not a positive number: %g", input[F_PRICE].name,
 		    price);
 	x.age = view_double(v, fx[F_AGE]) / 12;
 	if (!isfinite(x.age))
@@ -535,7 +540,7 @@ take(struct indexer *ix, struct rec *r, const struct view *v)
 	x.grp = group_id(ix, segment);
 	x.c = 0;
 	file_sale(ix, segment, region, &x);
-	tally.written++;	/* taken into the index */
+	run_tally.written++;	/* taken into the index */
 	return 0;
 }
 
@@ -676,7 +681,7 @@ main(int argc, char *argv[])
 		}
 	}
 	gsl_set_error_handler_off();
-	stream_init();
+	run_init();
 	ix.series = map_new();
 	ix.groups = map_new();
 	fs = schema_get("Features");
@@ -685,12 +690,12 @@ main(int argc, char *argv[])
 		usage(stderr);
 		return 2;
 	}
-	input_names[F_PRICE] = price;
+	input[F_PRICE].name = price;
 	ix.price = price;
 	for (i = 0; i < F_COUNT; i++)
-		ix.fx[i] = field_pos(fs, input_names[i], input_types[i],
+		ix.fx[i] = field_pos(fs, input[i].name, input[i].type,
 		    "cv-index");
-	ix.valid = valid_new(input_names, input_types, ix.fx, F_COUNT);
+	ix.valid = valid_new(input, ix.fx, F_COUNT);
 	ix.in = reader_new(fs);
 	ix.out = sink_open(out, schema_text("IndexObs"));
 	/* The index is the whole market's: over topics every instance reads
@@ -729,6 +734,6 @@ main(int argc, char *argv[])
 		    "%ld sales, %lld that could not be linked; the open "
 		    "period is not published", (long long)ix.values,
 		    (long long)ix.thin, ix.min_n, (long long)ix.unlinked);
-	status = tally_finish(verbose);
+	status = reject_finish(verbose);
 	return rc < 0 ? 1 : status;
 }

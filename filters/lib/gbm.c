@@ -36,12 +36,12 @@ struct gbm {
 	BoosterHandle	 booster;
 };
 
-const char *const gbm_fields[GBM_NFIELDS] = {
-	"pooled_value", "pooled_sd", "comps_value", "comps_sales",
-	"comps_spread", "model_n", "weight_model", "weight_trim", "stale_days",
-	"age_months", "mileage_km", "condition"
+const struct field gbm_fields[GBM_NFIELDS] = {
+	{ "pooled_value", 'D' }, { "pooled_sd", 'D' }, { "comps_value", 'D' },
+	{ "comps_sales", 'i' }, { "comps_spread", 'D' }, { "model_n", 'd' },
+	{ "weight_model", 'D' }, { "weight_trim", 'D' }, { "stale_days", 'D' },
+	{ "age_months", 'd' }, { "mileage_km", 'D' }, { "condition", 'D' },
 };
-const char gbm_types[GBM_NFIELDS + 1] = "DDDiDdDDDdDD";
 
 static float
 term(double x)

@@ -14,15 +14,16 @@
 
 #include <stddef.h>
 
+#include "lib/field.h"
+
 #define GBM_NTERMS	12
 extern const char *const gbm_terms[GBM_NTERMS];
 
 struct view;
 
-/* The Features fields a row is made of, and their types (field_pos). */
+/* The Features fields a row is made of (lib/field.h). */
 #define GBM_NFIELDS	12
-extern const char *const gbm_fields[GBM_NFIELDS];
-extern const char gbm_types[GBM_NFIELDS + 1];
+extern const struct field gbm_fields[GBM_NFIELDS];
 
 /*
  * A Features record's terms (NAN where missing or not finite, as

@@ -17,13 +17,9 @@
  * writer schema's CRC-64-AVRO fingerprint (8 bytes, little-endian) and
  * the body; or, with --framing confluent, Confluent's 00, schema id and
  * body, the ids from --schema-ids FILE (lib/framing.h); a reader takes
- * both.  A header "schema" names the record type.  Event messages
- * are keyed by segment, so one segment's records stay in one partition
- * (cv-features keeps state per segment), and index records (IndexObs)
- * go to every partition, so that each partition's consumer sees the
- * market; the records of later stages (Features and after) are keyed by
- * vehicle_id, as the state of cv-grade and cv-warn is per vehicle and
- * per loan.
+ * both.  A header "schema" names the record type.  Where a record goes
+ * (its key, timestamp and partitions) is lib/route.h's.  The options
+ * are kafka.c's, the consumer kin.c's, the producer kout.c's.
  */
 #ifndef CV_KAFKA_H
 #define CV_KAFKA_H
@@ -31,6 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include <avro.h>
 
 #include "lib/positions.h"
 
@@ -51,9 +49,6 @@ struct kafka_conf {
 	const char *schema_ids;		/* --schema-ids FILE */
 };
 extern struct kafka_conf kafka;
-/* The partition the record being processed came from, -1 if not from a
- * topic: an index record read from partition p is written to p only. */
-extern int32_t kafka_from_partition;
 
 /* The options, for a filter's getopt_long(). */
 #define KAFKA_OPTSTRING	"b:EF:G:t:T:X:"
@@ -126,8 +121,9 @@ struct kstate {
  */
 struct kin	*kin_open(const struct kstate *ks);
 /*
- * The next message, the partitions merged in event time: 1, 0 at the end (-E and every partition at its end,
- * --until reached everywhere, or a stop signal), -1 on a fatal error.
+ * The next message, the partitions merged in event time: 1, 0 at the
+ * end (-E and every partition at its end, --until reached everywhere, or
+ * a stop signal), -1 on a fatal error.
  * A message that cannot be framed is reported through reject() and
  * skipped (its offset still counts as done).  Valid until the next call.
  */
@@ -140,9 +136,21 @@ void		 kin_close(struct kin *);
 
 struct kout;
 
-/* Produce records of the embedded schema named schema to -T. */
+/* Produce records of schema_text (one of the embedded schemas) to -T. */
 struct kout	*kout_open(const char *schema_text);
-void		 kout_put(struct kout *, const void *body, size_t len);
+/* That schema, parsed (for lib/route.h). */
+avro_schema_t	 kout_schema(const struct kout *);
+/*
+ * Produce the record encoded in body with key (NULL: none) and timestamp
+ * time_ms, to partition: KOUT_BY_KEY (librdkafka's partitioner, by the
+ * key), KOUT_EVERY (a copy to each), or p >= 0 (p modulo the topic's
+ * partitions).
+ */
+#define KOUT_BY_KEY	(-1)
+#define KOUT_EVERY	(-2)
+void		 kout_put(struct kout *, const void *body, size_t len,
+		    const char *key, size_t keylen, int64_t time_ms,
+		    int32_t partition);
 /* Deliver everything; the number of messages that could not be. */
 int64_t		 kout_close(struct kout *);
 

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "lib/ocf.h"
-#include "lib/stream.h"
+#include "lib/run.h"
 #include "lib/util.h"
 
 #define MAGIC		"Obj\1"
@@ -116,7 +116,7 @@ fill(struct ocf_reader *r, size_t n)
 			r->end -= r->pos;
 			r->pos = 0;
 		}
-		if (!stream_wait_input(r->fd)) {
+		if (!run_wait_input(r->fd)) {
 			r->eof = 1;	/* a stop signal */
 			break;
 		}
@@ -394,7 +394,7 @@ ocf_next_block(struct ocf_reader *r, const char **data, size_t *len,
 		if (fill(r, (size_t)size + SYNC_LEN) < (size_t)size +
 		    SYNC_LEN) {
 			/* A stop signal ends input cleanly, not as damage. */
-			if (stream_stop)
+			if (run_stop)
 				return 0;
 			set_err(r, "block %lld: truncated (%zu of %lld "
 			    "bytes)", (long long)r->block_no, r->end - r->pos,
@@ -492,6 +492,8 @@ make_sync(char *sync, const char *text)
 	memcpy(sync + 8, &h2, 8);
 }
 
+static void flush_all(void *);
+
 struct ocf_writer *
 ocf_writer_open(int fd, const char *name, const char *schema_text)
 {
@@ -502,6 +504,10 @@ ocf_writer_open(int fd, const char *name, const char *schema_text)
 	char num[10];
 	size_t slen = strlen(schema_text);
 
+	static int hooked;
+
+	if (!hooked++)
+		run_on_flush(flush_all, NULL);
 	w->fd = fd;
 	w->name = estrdup(name);
 	make_sync(w->sync, schema_text);
@@ -632,11 +638,13 @@ ocf_writer_close(struct ocf_writer *w, int empty_stream)
 	return rc < 0 ? -1 : 0;
 }
 
-void
-ocf_flush_all(void)
+/* Every open writer's block, before a reader waits (run_idle()). */
+static void
+flush_all(void *unused)
 {
 	struct ocf_writer *w;
 
+	(void)unused;
 	for (w = writers; w != NULL; w = w->next)
 		ocf_flush(w);
 }

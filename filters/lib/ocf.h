@@ -10,7 +10,7 @@
  * (cat a.avro b.avro) and reports when a new header begins.  The writer
  * emits the header with its first block (so nothing goes out before a
  * record does), a block whenever 64 KiB of records are pending, when
- * ocf_flush() is called, and, through stream_idle(), before any reader in
+ * ocf_flush() is called, and, through run_idle(), before any reader in
  * the process blocks on input.
  */
 #ifndef CV_OCF_H
@@ -52,7 +52,7 @@ struct ocf_writer;
 /*
  * Write records of the schema given as JSON text (kept as written) to fd.
  * The header goes out with the first block; a writer is registered with
- * stream_idle().  Never NULL.
+ * run_idle().  Never NULL.
  */
 struct ocf_writer	*ocf_writer_open(int fd, const char *name,
 			    const char *schema_text);
@@ -69,9 +69,6 @@ int		 ocf_flush(struct ocf_writer *);
  * no records), else nothing.  NULL is a no-op.
  */
 int		 ocf_writer_close(struct ocf_writer *, int empty_stream);
-
-/* Flush every open writer: called before a reader waits for input. */
-void		 ocf_flush_all(void);
 
 /* Zig-zag varint helpers shared with single-object framing. */
 size_t		 ocf_put_long(char *p, int64_t v);

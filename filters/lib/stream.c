@@ -1,18 +1,13 @@
 /*
  * stream.c: sources and sinks over Avro container streams on files and
- * pipes, the reject policy and the reconciling summary.
+ * pipes, and over topics (kin.c, kout.c), with schema resolution.
  */
 #include <err.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <unistd.h>
-
-#include <jansson.h>
 
 #include "lib/avrowalk.h"
 #include "lib/evtime.h"
@@ -20,94 +15,17 @@
 #include "lib/kafka.h"
 #include "lib/ocf.h"
 #include "lib/resolve.h"
+#include "lib/route.h"
 #include "lib/schema.h"
 #include "lib/stream.h"
 #include "lib/view.h"
 
 #define STREAM_MAXFIELDS	128
 
-/* Something failed (a reject, an undelivered record): exit status 1. */
-static int failed;
-volatile sig_atomic_t stream_stop;
-struct tally tally;
-
-/*
- * The handler also writes a byte into this pipe, which every wait for
- * input watches: a signal that comes after the flag was tested but before
- * the wait began still ends the wait (the self-pipe trick).
- */
-static int stop_pipe[2] = { -1, -1 };
-
-static void
-on_signal(int sig)
-{
-	int saved = errno;
-
-	(void)sig;
-	stream_stop = 1;
-	if (stop_pipe[1] >= 0 && write(stop_pipe[1], "", 1) < 0) {
-		/* full: a byte is there already */
-	}
-	errno = saved;
-}
-
-void
-stream_init(void)
-{
-	struct sigaction sa;
-
-	if (stop_pipe[0] < 0 && pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0)
-		err(1, "pipe");
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigemptyset(&sa.sa_mask);
-	/* Restarted: a write interrupted half way would fail (stdio says
-	 * "Interrupted system call"); the waits end through stop_pipe. */
-	sa.sa_flags = SA_RESTART;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-}
-
-int
-stream_wait_input(int fd)
-{
-	struct pollfd pfd[2] = { { .fd = fd, .events = POLLIN },
-	    { .fd = stop_pipe[0], .events = POLLIN } };
-	int n;
-
-	if (stream_stop)
-		return 0;
-	if (poll(pfd, 1, 0) == 0)
-		stream_idle();
-	for (;;) {
-		n = poll(pfd, stop_pipe[0] >= 0 ? 2 : 1, -1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		/* An error is the read's to report. */
-		if (n < 0 || !(pfd[1].revents & POLLIN))
-			return 1;
-		return 0;
-	}
-}
-
-static struct {
-	void	(*fn)(void *);
-	void	 *arg;
-} idle_hooks[8];
-static int nidle;
-
-void
-stream_on_idle(void (*fn)(void *), void *arg)
-{
-	if (nidle == (int)NELEM(idle_hooks))
-		errx(1, "stream_on_idle: too many");
-	idle_hooks[nidle].fn = fn;
-	idle_hooks[nidle++].arg = arg;
-}
-
 static struct kstate kept;	/* stream_keep_state(), stream_resume() */
-int stream_replaying;
-int stream_halted;
+/* The partition the record being processed came from, -1 if not from a
+ * topic: an index record read from partition p is written to p only. */
+static int32_t from_partition = -1;
 
 void
 stream_keep_state(void (*reset)(void *), void *arg)
@@ -123,17 +41,6 @@ stream_resume(const struct positions *at,
 	kept.at = at;
 	kept.save = save;
 	kept.save_arg = arg;
-}
-
-void
-stream_idle(void)
-{
-	int i;
-
-	for (i = 0; i < nidle; i++)
-		idle_hooks[i].fn(idle_hooks[i].arg);
-	ocf_flush_all();
-	fflush(stdout);
 }
 
 const char *
@@ -193,18 +100,18 @@ struct src {
 	struct kin	 *kin;
 	struct kmsg	  kmsg;
 	const char	 *kschema;	/* writer schema of the current one */
-	struct tally	  before;	/* the tally before a replayed one */
+	struct run_tally  before;	/* the tally before a replayed one */
 };
 
 /* A replayed record is done: it leaves no trace in the tally. */
 static void
 replay_done(struct src *s)
 {
-	if (!stream_replaying)
+	if (!run_replaying)
 		return;
-	tally = s->before;
-	tally.replayed++;
-	stream_replaying = 0;
+	run_tally = s->before;
+	run_tally.replayed++;
+	run_replaying = 0;
 }
 
 struct src *
@@ -599,19 +506,19 @@ src_next(struct src *s, struct rec **out)
 		return s->current == -2 ? 0 : merge_next(s, out);
 	for (;;) {
 		replay_done(s);
-		if (stream_halted)	/* e.g. a record that could not be
+		if (run_halted)	/* e.g. a record that could not be
 					 * decoded (src_value()) */
 			return -1;
-		if (stream_stop)
+		if (run_stop)
 			return 0;
 		if (s->left > 0 && s->writer != NULL) {
 			if (s->kin != NULL && s->kmsg.replayed) {
-				s->before = tally;
-				stream_replaying = 1;
+				s->before = run_tally;
+				run_replaying = 1;
 			}
 			s->seqno++;
 			s->left--;
-			tally.read++;
+			run_tally.read++;
 			s->rec.seqno = s->seqno;
 			if (s->kin == NULL)
 				s->rec.origin = s->paths[s->cur];
@@ -622,7 +529,7 @@ src_next(struct src *s, struct rec **out)
 				s->rec.key = s->kmsg.key;
 				s->rec.keylen = s->kmsg.keylen;
 				s->rec.timestamp_ms = s->kmsg.timestamp;
-				kafka_from_partition = s->kmsg.partition;
+				from_partition = s->kmsg.partition;
 			}
 			if (s->by_fields) {
 				s->rec.nfields = walker_fields(s->walker,
@@ -645,7 +552,7 @@ src_next(struct src *s, struct rec **out)
 			}
 			if (span < 0) {
 				/* The rest of the block cannot be framed. */
-				tally.read += s->left;
+				run_tally.read += s->left;
 				lost = s->left + 1;
 				s->left = 0;
 				if (reject(rec_where(&s->rec), lost, NULL, 0,
@@ -685,7 +592,7 @@ src_next(struct src *s, struct rec **out)
 			/* Outside --from/--until: not read, as a topic's
 			 * messages there are not. */
 			if (s->evt != NULL && outside(s, nf)) {
-				tally.read--;
+				run_tally.read--;
 				continue;
 			}
 			*out = &s->rec;
@@ -723,7 +630,7 @@ src_next(struct src *s, struct rec **out)
 		if (rc < 0) {
 			lost = ocf_lost(s->ocf);
 			if (lost > 0)
-				tally.read += lost;
+				run_tally.read += lost;
 			if (reject(s->paths[s->cur], lost > 0 ? lost : 0, NULL,
 			    0, NULL, "%s", ocf_error(s->ocf)) < 0)
 				return -1;
@@ -736,7 +643,7 @@ src_next(struct src *s, struct rec **out)
 		}
 		if (s->writer == NULL) {
 			/* Unusable header: its records cannot be read. */
-			tally.read += count;
+			run_tally.read += count;
 			if (reject(s->paths[s->cur], count, NULL, 0, NULL,
 			    "block %lld: %lld record(s) under an unusable "
 			    "schema", (long long)ocf_block_no(s->ocf),
@@ -784,7 +691,7 @@ src_value(struct src *s, struct rec *r)
 	    projection_fill(s->proj, &s->value, &s->projected) == 0))
 		return r->value = &s->value;
 	r->undecodable = 1;
-	/* Under the fail policy, reject() sets stream_halted: the next
+	/* Under the fail policy, reject() sets run_halted: the next
 	 * src_next() says stop. */
 	reject(rec_where(r), 1, NULL, 0, NULL, "cannot decode: %s",
 	    avro_strerror());
@@ -857,6 +764,7 @@ struct sink {
 	int		 fd;
 	struct ocf_writer *ocf;
 	struct kout	*kout;		/* -T: a topic instead */
+	struct router	*router;	/* its records' keys and times */
 	struct buf	 enc;		/* a value encoded for it */
 	avro_writer_t	 mw;
 	int		 memory;	/* sink_open_memory(): records in enc */
@@ -895,6 +803,7 @@ sink_open(const char *path, const char *schema_text)
 			errx(2, "-T: write a topic or a file, not both");
 		k->path = estrdup(kafka.out_topic);
 		k->kout = kout_open(schema_text);
+		k->router = route_new(kout_schema(k->kout));
 		k->mw = avro_writer_memory("", 0);
 		return k;
 	}
@@ -912,20 +821,35 @@ sink_open(const char *path, const char *schema_text)
 	return k;
 }
 
+/* To the topic: keyed and timed by the record's type (lib/route.h),
+ * unless the filter gave a key. */
+static void
+to_topic(struct sink *k, const void *p, size_t n, const void *key,
+    size_t keylen)
+{
+	struct route r;
+
+	route_of(k->router, p, n, &r);
+	if (key != NULL) {
+		r.key = key;
+		r.keylen = keylen;
+	}
+	kout_put(k->kout, p, n, r.key, r.keylen, r.time_ms, !r.everywhere ?
+	    KOUT_BY_KEY : from_partition >= 0 ? from_partition : KOUT_EVERY);
+}
+
 void
 sink_put(struct sink *k, avro_value_t *v, const void *key, size_t keylen)
 {
-	(void)key;
-	(void)keylen;
-	if (stream_replaying)
+	if (run_replaying)
 		return;
 	if (k->kout != NULL) {
 		buf_clear(&k->enc);
 		if (enc_value(&k->enc, k->mw, v) < 0)
 			errx(1, "%s: cannot encode: %s", k->path,
 			    avro_strerror());
-		kout_put(k->kout, k->enc.p, k->enc.len);
-		tally.written++;
+		to_topic(k, k->enc.p, k->enc.len, key, keylen);
+		run_tally.written++;
 		return;
 	}
 	if (ocf_write_value(k->ocf, v) < 0) {
@@ -934,30 +858,28 @@ sink_put(struct sink *k, avro_value_t *v, const void *key, size_t keylen)
 			    avro_strerror());
 		err(1, "%s", k->path);
 	}
-	tally.written++;
+	run_tally.written++;
 }
 
 void
 sink_put_raw(struct sink *k, const void *p, size_t n, const void *key,
     size_t keylen)
 {
-	(void)key;
-	(void)keylen;
-	if (stream_replaying)
+	if (run_replaying)
 		return;
 	if (k->memory) {
 		buf_add(&k->enc, p, n);
-		tally.written++;
+		run_tally.written++;
 		return;
 	}
 	if (k->kout != NULL) {
-		kout_put(k->kout, p, n);
-		tally.written++;
+		to_topic(k, p, n, key, keylen);
+		run_tally.written++;
 		return;
 	}
 	if (ocf_write_raw(k->ocf, p, n, 1) < 0)
 		err(1, "%s", k->path);
-	tally.written++;
+	run_tally.written++;
 }
 
 void
@@ -974,10 +896,11 @@ sink_close(struct sink *k)
 		return;
 	}
 	if (k->kout != NULL) {
+		route_free(k->router);
 		if ((lost = kout_close(k->kout)) > 0) {
 			warnx("%s: %lld records not delivered", k->path,
 			    (long long)lost);
-			failed = 1;
+			run_fail();
 		}
 		avro_writer_free(k->mw);
 		buf_free(&k->enc);
@@ -986,7 +909,7 @@ sink_close(struct sink *k)
 		return;
 	}
 	/* An input that failed leaves no stream (not even its header). */
-	if (ocf_writer_close(k->ocf, !failed) < 0)
+	if (ocf_writer_close(k->ocf, !run_failed()) < 0)
 		err(1, "%s", k->path);
 	if (k->fd > 1 && close(k->fd) < 0)
 		err(1, "%s", k->path);
@@ -994,144 +917,3 @@ sink_close(struct sink *k)
 	free(k);
 }
 
-enum policy { ON_FAIL, ON_SKIP, ON_FILE };
-static enum policy policy = ON_FAIL;
-static void (*reject_hook)(const char *, const char *);
-
-void
-reject_to(void (*fn)(const char *where, const char *reason))
-{
-	reject_hook = fn;
-}
-static FILE *reject_fp;
-static char *reject_path;
-
-int
-reject_policy(const char *arg)
-{
-	if (strcmp(arg, "fail") == 0)
-		policy = ON_FAIL;
-	else if (strcmp(arg, "skip") == 0)
-		policy = ON_SKIP;
-	else {
-		if ((reject_fp = fopen(arg, "w")) == NULL) {
-			warn("%s", arg);
-			return -1;
-		}
-		reject_path = estrdup(arg);
-		policy = ON_FILE;
-	}
-	return 0;
-}
-
-/*
- * A JSON string of any bytes: as they are when they are UTF-8, else with
- * every byte above 127 written as \xNN, so a reject is never lost to its
- * encoding.
- */
-static json_t *
-any_string(const char *p, size_t n)
-{
-	json_t *j = json_stringn(p, n);
-	struct buf b = { 0 };
-	size_t i;
-
-	if (j != NULL)
-		return j;
-	for (i = 0; i < n; i++)
-		if ((unsigned char)p[i] > 127)
-			buf_addf(&b, "\\x%02x", (unsigned char)p[i]);
-		else
-			buf_addc(&b, p[i]);
-	j = json_stringn(b.p ? b.p : "", b.len);
-	buf_free(&b);
-	return j;
-}
-
-static void
-write_reject(const char *where, const char *reason, const char *input,
-    size_t inlen, avro_value_t *value)
-{
-	json_t *o = json_object(), *rec = NULL;
-	char *js;
-
-	json_object_set_new(o, "where", any_string(where, strlen(where)));
-	json_object_set_new(o, "reason", any_string(reason, strlen(reason)));
-	if (input != NULL)
-		json_object_set_new(o, "input", any_string(input, inlen));
-	if (value != NULL && avro_value_to_json(value, 1, &js) == 0) {
-		rec = json_loads(js, 0, NULL);
-		free(js);
-	}
-	if (rec != NULL)
-		json_object_set_new(o, "record", rec);
-	js = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (js != NULL)
-		fprintf(reject_fp, "%s\n", js);
-	free(js);
-	json_decref(o);
-}
-
-int
-reject(const char *where, int64_t n, const char *input, size_t inlen,
-    avro_value_t *value, const char *fmt, ...)
-{
-	char reason[1024];
-	va_list ap;
-
-	if (stream_replaying)	/* its owner says so */
-		return 0;
-	va_start(ap, fmt);
-	vsnprintf(reason, sizeof(reason), fmt, ap);
-	va_end(ap);
-	tally.rejected += n;
-	failed = 1;
-	/* avro-c prefixes new errors onto old ones: start afresh. */
-	avro_set_error("%s", "");
-	if (reject_hook != NULL) {
-		reject_hook(where, reason);
-		return -1;
-	}
-	if (policy == ON_FILE)
-		write_reject(where, reason, input, inlen, value);
-	else
-		warnx("%s: %s", where, reason);
-	if (policy != ON_FAIL)
-		return 0;
-	stream_halted = 1;
-	return -1;
-}
-
-void
-stream_fail(void)
-{
-	failed = 1;
-}
-
-int
-tally_finish(int verbose)
-{
-	if (reject_fp != NULL) {
-		if (fclose(reject_fp) == EOF)
-			warn("%s", reject_path);
-		reject_fp = NULL;
-	}
-	if (verbose) {
-		struct rusage ru;
-
-		if (getrusage(RUSAGE_SELF, &ru) == 0)
-			warnx("peak memory %.1f MB", ru.ru_maxrss / 1024.0);
-	}
-	if (verbose || tally.rejected > 0)
-		warnx("read %lld = written %lld + absorbed %lld + rejected "
-		    "%lld%s%s", (long long)tally.read,
-		    (long long)tally.written, (long long)tally.absorbed,
-		    (long long)tally.rejected, reject_path ? "; rejects in " :
-		    "", reject_path ? reject_path : "");
-	if (tally.replayed > 0)
-		warnx("replayed %lld records of other instances' partitions "
-		    "for the state", (long long)tally.replayed);
-	free(reject_path);
-	reject_path = NULL;
-	return failed ? 1 : 0;
-}

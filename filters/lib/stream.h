@@ -13,31 +13,14 @@
 #ifndef CV_STREAM_H
 #define CV_STREAM_H
 
-#include <signal.h>
 #include <stdint.h>
 
 #include <avro.h>
 
 #include "lib/positions.h"
+#include "lib/reject.h"
+#include "lib/run.h"
 #include "lib/util.h"
-
-/* Set by SIGINT/SIGTERM: sources then report the end of input. */
-extern volatile sig_atomic_t stream_stop;
-
-/* Install the signal handlers (SIGINT, SIGTERM; system calls are
- * restarted); call once at the start of main. */
-void	stream_init(void);
-
-/* Flush every sink: called whenever a source is about to wait. */
-void	stream_idle(void);
-/*
- * Wait until fd has input (or its end, or an error) and return 1, or a
- * stop signal came, before or during the wait, and return 0.  If fd has
- * nothing at once, stream_idle() is called first.
- */
-int	stream_wait_input(int fd);
-/* Also call fn(arg) then (at most 8: e.g. commit a database batch). */
-void	stream_on_idle(void (*fn)(void *), void *arg);
 
 /*
  * A filter whose state spans the keys of several partitions (cv-features)
@@ -46,7 +29,7 @@ void	stream_on_idle(void (*fn)(void *), void *arg);
  * group, each instance then reads every partition and keeps the whole
  * state, but writes, acknowledges and counts only the records of the
  * partitions the group gave it, from their committed offsets on; the
- * others are replayed: while one is processed, stream_replaying is set,
+ * others are replayed: while one is processed, run_replaying is set,
  * sinks drop what is written and rejects are not reported (their
  * owner reports them).  When a partition comes to this instance after
  * it has replayed past the partition's committed offset, reset() is
@@ -54,7 +37,6 @@ void	stream_on_idle(void (*fn)(void *), void *arg);
  * start.  Without topics it changes nothing.
  */
 void	stream_keep_state(void (*reset)(void *), void *arg);
-extern int stream_replaying;
 /*
  * And with a state file (call after stream_keep_state()): the state
  * reflects its input up to at, read from the file; each partition named
@@ -150,6 +132,11 @@ struct sink;
  * with "prog: path: reason" and status 1.
  */
 struct sink	*sink_open(const char *path, const char *schema_text);
+/*
+ * Put a record.  Written to a topic (-T), it gets key (key NULL: the
+ * key of its record type, lib/route.h) and its event time as the
+ * message's timestamp; files ignore the key.
+ */
 void		 sink_put(struct sink *, avro_value_t *, const void *key,
 		    size_t keylen);
 /* Put a record already encoded in the sink's schema. */
@@ -165,50 +152,5 @@ void		 sink_close(struct sink *);
 struct sink	*sink_open_memory(void);
 const char	*sink_memory(struct sink *, size_t *len);
 void		 sink_memory_clear(struct sink *);
-
-/* --on-error: "fail" (default), "skip", or a file for rejected input. */
-int		 reject_policy(const char *arg);
-
-/*
- * Reject n input records found at where.  Prints "prog: where: reason";
- * with a reject file, writes there instead one JSON line with where,
- * reason and the input (raw text, or the decoded record).  Returns 0 to
- * go on, -1 when the policy is fail.
- */
-int		 reject(const char *where, int64_t n, const char *input,
-		    size_t inlen, avro_value_t *value, const char *fmt, ...)
-		    PRINTF(6, 7);
-/*
- * Hand every reject to fn instead (not printed, not filed): reject()
- * then returns -1.  For a server that answers each bad request with its
- * reason (cv-serve); NULL restores the policy.
- */
-void		 reject_to(void (*fn)(const char *where, const char *reason));
-/*
- * Set once a reject under the fail policy stops the run: from then on
- * nothing is acknowledged, so the record that stopped it stays
- * uncommitted and is read again by the next run.
- */
-extern int stream_halted;
-
-struct tally {
-	int64_t	read, written, absorbed, rejected;
-	int64_t	replayed;	/* other instances' records (see above) */
-};
-extern struct tally tally;
-
-/*
- * The run has failed for a reason that is no rejected record (a wrong
- * mapping): a sink that has written no record then writes no header
- * either, and tally_finish() returns 1.
- */
-void		 stream_fail(void);
-
-/*
- * Print the summary (always when something was rejected, else with
- * verbose) and close the reject file; returns the exit status: 1 if
- * anything was rejected or failed, else 0.
- */
-int		 tally_finish(int verbose);
 
 #endif

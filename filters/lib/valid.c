@@ -62,14 +62,15 @@ static const struct {
 	{ "volume", K_POSITIVE },
 };
 
-struct field {
+/* A field to check, and how. */
+struct rule {
 	const char	*name;
 	int		 type, pos;
 	enum kind	 kind;
 };
 
 struct valid {
-	struct field	*f;
+	struct rule	*f;
 	int		 n;
 	int		 observed;	/* index of observed_at, or -1 */
 };
@@ -90,7 +91,7 @@ kind_of(const char *name, int type)
 }
 
 struct valid *
-valid_new(const char *const *names, const char *types, const int *pos, int n)
+valid_new(const struct field *fields, const int *pos, int n)
 {
 	struct valid *v = ecalloc(1, sizeof(*v));
 	int i;
@@ -99,11 +100,12 @@ valid_new(const char *const *names, const char *types, const int *pos, int n)
 	v->n = n;
 	v->observed = -1;
 	for (i = 0; i < n; i++) {
-		v->f[i].name = names[i];
-		v->f[i].type = types[i];
+		v->f[i].name = fields[i].name;
+		v->f[i].type = fields[i].type;
 		v->f[i].pos = pos[i];
-		v->f[i].kind = kind_of(names[i], types[i]);
-		if (strcmp(names[i], "observed_at") == 0 && types[i] == 'l')
+		v->f[i].kind = kind_of(fields[i].name, fields[i].type);
+		if (strcmp(fields[i].name, "observed_at") == 0 &&
+		    fields[i].type == 'l')
 			v->observed = i;
 	}
 	return v;
@@ -176,7 +178,7 @@ valid_model_year(int64_t year, int64_t observed_ms, const char **why)
 int
 valid_check(const struct valid *v, const struct view *vw, const char **why)
 {
-	const struct field *f;
+	const struct rule *f;
 	double x;
 	int i;
 

@@ -18,6 +18,7 @@
 
 #include <stdint.h>
 
+#include "lib/field.h"
 #include "lib/view.h"
 
 #define VALID_MAXKEY	VIEW_MAXKEY
@@ -25,16 +26,14 @@
 struct valid;
 
 /*
- * The rules for the fields names[0..n), of types types[i] (as for
- * field_pos()), found at pos[i] in the views to check.  The arrays are
- * copied.
+ * The rules for the fields fields[0..n) (lib/field.h), found at pos[i]
+ * in the views to check.  The arrays are copied (not the names).
  */
-struct valid	*valid_new(const char *const *names, const char *types,
-		    const int *pos, int n);
+struct valid	*valid_new(const struct field *fields, const int *pos, int n);
 void		 valid_free(struct valid *);
 
 /*
- * The first field of v that breaks its rule: its index in names, with
+ * The first field of v that breaks its rule: its index in fields, with
  * *why saying so ("price: -5 is not a positive number"; valid until the
  * next call), or -1.
  */

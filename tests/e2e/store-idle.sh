@@ -1,7 +1,7 @@
 #!/bin/sh
 # store-idle: rows reach the table while the input pipe is still open and
 # quiet (cv-store commits its batch whenever its input is about to wait,
-# stream_on_idle()), not only when the batch fills or the input ends.
+# run_on_idle()), not only when the batch fills or the input ends.
 # Run from the repository root with the programs on PATH (tests/run does).
 set -u
 . tests/e2e/common.inc

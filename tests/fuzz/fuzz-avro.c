@@ -49,7 +49,8 @@ read_all(const char *path, const char *reader)
 	char *paths[1];
 	struct src *s;
 	struct rec *r;
-	int64_t yielded = 0, read0 = tally.read, rejected0 = tally.rejected;
+	int64_t yielded = 0, read0 = run_tally.read;
+	int64_t rejected0 = run_tally.rejected;
 
 	paths[0] = (char *)path;
 	s = src_open(paths, 1, reader);
@@ -58,7 +59,8 @@ read_all(const char *path, const char *reader)
 		if (r->value == NULL || r->seqno < 1)
 			abort();
 	}
-	if (tally.read - read0 != yielded + (tally.rejected - rejected0))
+	if (run_tally.read - read0 !=
+	    yielded + (run_tally.rejected - rejected0))
 		abort();
 	src_close(s);
 }

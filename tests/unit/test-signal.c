@@ -1,7 +1,7 @@
 /*
  * test-signal.c: a stop signal ends a wait for input whenever it comes.
  * The stop flag is tested before a source flushes its outputs
- * (stream_idle) and waits in read; a signal in between used to leave an
+ * (run_idle) and waits in read; a signal in between used to leave an
  * idle filter waiting for good.  Here the signal is raised from an idle
  * hook, that is exactly in between, on standard input made a pipe whose
  * writer stays open with nothing more to say.
@@ -46,7 +46,7 @@ main(void)
 	int fd, p[2], rc, records = 0;
 	double t0;
 
-	stream_init();
+	run_init();
 	CHECK(sigaction(SIGTERM, NULL, &sa) == 0 &&
 	    (sa.sa_flags & SA_RESTART), "SIGTERM's handler restarts system "
 	    "calls (a write it interrupts does not fail)");
@@ -66,7 +66,7 @@ main(void)
 	while ((rc = src_next(s, &r)) > 0 && records < 1000) {
 		records++;
 		if (records == 1)
-			stream_on_idle(raise_term, NULL);
+			run_on_idle(raise_term, NULL);
 	}
 	CHECK(rc == 0 && records > 0, "the records there, then the end "
 	    "(%d records, status %d)", records, rc);

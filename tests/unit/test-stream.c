@@ -251,15 +251,15 @@ main(void)
 	CHECK(n == 2, "both records read (%d)", n);
 	src_close(s);
 
-	tally.rejected = 0;
+	run_tally.rejected = 0;
 	write_one(path, missing_writer);
 	s = src_open(paths, 1, "Event");
 	n = 0;
 	while (src_next(s, &r) > 0)
 		n++;
 	CHECK(n == 0, "a writer lacking reader fields yields no records");
-	CHECK(tally.rejected == 2, "its 2 records are counted as rejected "
-	    "(%lld)", (long long)tally.rejected);
+	CHECK(run_tally.rejected == 2, "its 2 records are counted as rejected "
+	    "(%lld)", (long long)run_tally.rejected);
 	src_close(s);
 	fflush(stderr);
 	rewind(errf);
@@ -278,14 +278,14 @@ main(void)
 		char *iold = older("IndexObs", idrop, 1);
 		char *uold = easprintf("[%s,%s]", iold, vold);
 
-		tally.rejected = 0;
+		run_tally.rejected = 0;
 		CHECK(roundtrip(path, vold, -1, "Event", vehicle_defaults) == 1,
 		    "an older VehicleObs reads as Event");
 		CHECK(roundtrip(path, uold, 1, "Event", vehicle_defaults) == 1,
 		    "an older Event (vehicle) reads as Event");
 		CHECK(roundtrip(path, uold, 0, "Event", index_defaults) == 1,
 		    "an older Event (index) reads as Event");
-		CHECK(tally.rejected == 0, "nothing rejected");
+		CHECK(run_tally.rejected == 0, "nothing rejected");
 		free(vold);
 		free(iold);
 		free(uold);
@@ -295,12 +295,12 @@ main(void)
 	{
 		char *crash[1] = { "fuzz/crashes/avroc-union-resolve-uaf.avro" };
 
-		tally.rejected = 0;
+		run_tally.rejected = 0;
 		s = src_open(crash, 1, "Event");
 		n = 0;
 		while (src_next(s, &r) > 0)
 			n++;
-		CHECK(n == 0 && tally.rejected > 0, "a union writer whose "
+		CHECK(n == 0 && run_tally.rejected > 0, "a union writer whose "
 		    "branch does not resolve is refused, not a crash");
 		src_close(s);
 	}
