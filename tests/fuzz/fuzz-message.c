@@ -8,8 +8,13 @@
  * a one-line reason, never crash, leak or hang; a body the walk accepts
  * must decode from the bytes the walk said it spans.
  *
- *	scripts/fuzz	(FUZZ_TARGETS=message; builds into build/fuzz)
- *	build/fuzz/fuzz-message -max_total_time=60 build/fuzz/corpus-message
+ *	FUZZ_TARGETS=message scripts/fuzz	(builds into build/fuzz)
+ *	build/fuzz/fuzz-message -max_total_time=60 build/fuzz/corpus-message \
+ *	    tests/fuzz/corpus-message
+ *
+ * The seeds are real messages, both framings, of every record type
+ * (tests/fuzz/seed-message.sh writes them from a broker); the Confluent
+ * ids are 1, 2, ... for the embedded schemas in order, as set up below.
  */
 #include <stdint.h>
 #include <stdio.h>
