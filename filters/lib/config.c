@@ -1,6 +1,7 @@
 /* config.c: numeric settings from a file and from flags. */
 #include <ctype.h>
 #include <err.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,45 +97,63 @@ set(int i, const char *key, const char *text, const struct setting *st,
 	return why;
 }
 
-void
-config_load(const char *path, const struct setting *st, int n)
+int
+config_read(FILE *fp, const char *path, const struct setting *st, int n,
+    char **why)
 {
-	FILE *fp = fopen(path, "r");
-	char *line = NULL, *s, *eq, *key, why[300];
+	char *line = NULL, *s, *eq, *key, reason[300];
 	size_t cap = 0;
 	ssize_t len;
 	long lineno = 0, *seen = ecalloc((size_t)n + 1, sizeof(*seen));
 	int i;
 
-	if (fp == NULL)
-		err(2, "%s", path);
-	while ((len = getline(&line, &cap, fp)) != -1) {
+	*why = NULL;
+	while (*why == NULL && (len = getline(&line, &cap, fp)) != -1) {
 		lineno++;
 		/* Else the line would end at the NUL, unseen. */
-		if (memchr(line, '\0', (size_t)len) != NULL)
-			errx(2, "%s:%ld: a NUL byte: not a text file", path,
-			    lineno);
+		if (memchr(line, '\0', (size_t)len) != NULL) {
+			*why = easprintf("%s:%ld: a NUL byte: not a text file",
+			    path, lineno);
+			break;
+		}
 		if ((s = strchr(line, '#')) != NULL)
 			*s = '\0';
 		s = trim(line);
 		if (*s == '\0')
 			continue;
-		if ((eq = strchr(s, '=')) == NULL)
-			errx(2, "%s:%ld: not key = value", path, lineno);
+		if ((eq = strchr(s, '=')) == NULL) {
+			*why = easprintf("%s:%ld: not key = value", path,
+			    lineno);
+			break;
+		}
 		*eq = '\0';
 		key = trim(s);
 		if ((i = find(key, st, n)) >= 0 && seen[i])
-			errx(2, "%s:%ld: %s: given twice (line %ld too)", path,
-			    lineno, key, seen[i]);
-		if (set(i, key, trim(eq + 1), st, easprintf("%s:%ld", path,
-		    lineno), why, sizeof(why)))
-			errx(2, "%s:%ld: %s", path, lineno, why);
-		seen[i] = lineno;
+			*why = easprintf("%s:%ld: %s: given twice (line %ld "
+			    "too)", path, lineno, key, seen[i]);
+		else if (set(i, key, trim(eq + 1), st, easprintf("%s:%ld",
+		    path, lineno), reason, sizeof(reason)))
+			*why = easprintf("%s:%ld: %s", path, lineno, reason);
+		else
+			seen[i] = lineno;
 	}
-	if (ferror(fp))
-		err(2, "%s", path);
+	if (*why == NULL && ferror(fp))
+		*why = easprintf("%s: %s", path, strerror(errno));
 	free(seen);
 	free(line);
+	return *why == NULL ? 0 : -1;
+}
+
+void
+config_load(const char *path, const struct setting *st, int n)
+{
+	FILE *fp = fopen(path, "r");
+	char *why;
+
+	if (fp == NULL)
+		err(2, "%s", path);
+	if (config_read(fp, path, st, n, &why) < 0)
+		errx(2, "%s", why);
 	fclose(fp);
 }
 

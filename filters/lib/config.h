@@ -21,8 +21,15 @@ struct setting {
 	int		 whole;		/* only whole numbers */
 };
 
-/* Apply the file's settings. */
+/* Apply the file's settings; exits 2 with config_read()'s reason. */
 void	config_load(const char *path, const struct setting *, int n);
+/*
+ * Apply the settings in fp, read as file path; 0, or -1 with *why (to
+ * free) naming path:line and the reason, the settings of the lines
+ * before it applied.
+ */
+int	config_read(FILE *fp, const char *path, const struct setting *,
+	    int n, char **why);
 /* Apply one "key=value" from a flag (-s). */
 void	config_set(const char *arg, const struct setting *, int n);
 /*

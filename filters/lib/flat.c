@@ -431,6 +431,8 @@ fmt_double(char *buf, size_t len, double d)
 {
 	int prec;
 
+	if (buf == NULL || len == 0)	/* GCC under UBSan warns otherwise */
+		return;
 	for (prec = 15; prec <= 17; prec++) {
 		snprintf(buf, len, "%.*g", prec, d);
 		if (strtod(buf, NULL) == d)
