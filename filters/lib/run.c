@@ -82,14 +82,15 @@ struct hook {
 	void	(*fn)(void *);
 	void	 *arg;
 };
-static struct hook idle_hooks[16], flush_hooks[16];
+#define MAXHOOKS	16	/* of each kind (run.h) */
+static struct hook idle_hooks[MAXHOOKS], flush_hooks[MAXHOOKS];
 static int nidle, nflush;
 
 static void
 add_hook(struct hook *h, int *n, void (*fn)(void *), void *arg)
 {
-	if (*n == 16)
-		errx(1, "run: too many idle hooks");
+	if (*n == MAXHOOKS)
+		errx(1, "run: more than %d hooks of a kind", MAXHOOKS);
 	h[*n].fn = fn;
 	h[(*n)++].arg = arg;
 }
