@@ -442,7 +442,7 @@ main(int argc, char *argv[])
 			started = 1;
 		}
 		if (o.format == F_AVRO && !reencode && r->same_schema)
-			sink_put_raw(o.sink, r->raw, r->rawlen, NULL, 0);
+			sink_put_rec(o.sink, r);
 		else if (src_value(src, r) != NULL)
 			put_record(&o, r->value);
 		src_ack(src, r);

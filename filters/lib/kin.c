@@ -40,11 +40,18 @@ struct kin *kin_consumer;
 #define QUEUE_HIGH	(16 << 20)	/* bytes waiting in a partition: pause, */
 #define QUEUE_LOW	(4 << 20)	/* resume; well above one fetch */
 
+/* A message waiting in its partition's queue; its timestamp read once, as
+ * the merge looks at every head for each message it hands out. */
+struct waiting {
+	rd_kafka_message_t	*msg;
+	int64_t			 time;		/* ms, event time */
+	double			 arrived;	/* s */
+};
+
 struct part {
 	char			 *topic;
 	int32_t			  partition;
-	rd_kafka_message_t	**q;	/* ring of waiting messages */
-	double			 *arrived;	/* when each came, s */
+	struct waiting		 *q;	/* ring of waiting messages */
 	size_t			  head, n, cap;
 	size_t			  bytes;	/* their payloads */
 	int			  at_end;	/* end of partition, or --until */
@@ -240,7 +247,7 @@ static void
 empty_part(struct part *pt)
 {
 	while (pt->n > 0) {
-		rd_kafka_message_destroy(pt->q[pt->head]);
+		rd_kafka_message_destroy(pt->q[pt->head].msg);
 		pt->head = (pt->head + 1) % pt->cap;
 		pt->n--;
 	}
@@ -256,7 +263,6 @@ drop_parts(struct kin *in)
 	for (i = 0; i < in->nparts; i++) {
 		empty_part(&in->parts[i]);
 		free(in->parts[i].q);
-		free(in->parts[i].arrived);
 		free(in->parts[i].topic);
 	}
 	free(in->parts);
@@ -739,11 +745,16 @@ receive(struct kin *in, int ms)
 {
 	rd_kafka_message_t *msg;
 	struct part *pt;
+	struct waiting *w;
+	double arrived = 0;
+	int64_t t;
 	int k;
 
 	for (k = 0; k < 1000; k++, ms = 0) {
 		if ((msg = rd_kafka_consumer_poll(in->rk, ms)) == NULL)
 			return 0;
+		if (k == 0)	/* the batch came now (one clock read) */
+			arrived = now_seconds();
 		pt = msg->rkt ? find_part(in, rd_kafka_topic_name(msg->rkt),
 		    msg->partition) : NULL;
 		if (msg->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -772,7 +783,7 @@ receive(struct kin *in, int ms)
 			rd_kafka_message_destroy(msg);
 			continue;
 		}
-		if (msg_time(msg) >= kafka.until) {
+		if ((t = msg_time(msg)) >= kafka.until) {
 			/* This partition's window is over. */
 			pause_part(in, pt, 1);
 			pt->done = pt->at_end = 1;
@@ -780,24 +791,20 @@ receive(struct kin *in, int ms)
 			continue;
 		}
 		if (pt->n == pt->cap) {
-			size_t cap = pt->cap ? 2 * pt->cap : 64, i, j;
-			rd_kafka_message_t **q = emalloc(cap * sizeof(*q));
-			double *a = emalloc(cap * sizeof(*a));
+			size_t cap = pt->cap ? 2 * pt->cap : 64, i;
+			struct waiting *q = emalloc(cap * sizeof(*q));
 
-			for (i = 0; i < pt->n; i++) {
-				j = (pt->head + i) % pt->cap;
-				q[i] = pt->q[j];
-				a[i] = pt->arrived[j];
-			}
+			for (i = 0; i < pt->n; i++)
+				q[i] = pt->q[(pt->head + i) % pt->cap];
 			free(pt->q);
-			free(pt->arrived);
 			pt->q = q;
-			pt->arrived = a;
 			pt->cap = cap;
 			pt->head = 0;
 		}
-		pt->arrived[(pt->head + pt->n) % pt->cap] = now_seconds();
-		pt->q[(pt->head + pt->n++) % pt->cap] = msg;
+		w = &pt->q[(pt->head + pt->n++) % pt->cap];
+		w->msg = msg;
+		w->time = t;
+		w->arrived = arrived;
 		pt->bytes += msg->len;
 		pt->at_end = 0;
 		if (pt->bytes >= QUEUE_HIGH && !pt->full) {
@@ -829,31 +836,31 @@ next_part(struct kin *in, double idle)
 			    !kafka.exit_at_end);
 			continue;
 		}
-		t = msg_time(pt->q[pt->head]);
+		t = pt->q[pt->head].time;
 		if (best == NULL || t < bt) {
 			best = pt;
 			bt = t;
 		}
 	}
 	if (best != NULL && waiting &&
-	    now_seconds() - best->arrived[best->head] < idle)
+	    now_seconds() - best->q[best->head].arrived < idle)
 		return NULL;
 	return best;
 }
 
-static rd_kafka_message_t *
+static struct waiting
 pop(struct kin *in, struct part *pt)
 {
-	rd_kafka_message_t *msg = pt->q[pt->head];
+	struct waiting w = pt->q[pt->head];
 
 	pt->head = (pt->head + 1) % pt->cap;
 	pt->n--;
-	pt->bytes -= msg->len;
+	pt->bytes -= w.msg->len;
 	if (pt->bytes <= QUEUE_LOW && pt->full) {
 		pause_part(in, pt, 0);
 		pt->full = 0;
 	}
-	return msg;
+	return w;
 }
 
 /*
@@ -887,6 +894,7 @@ kin_next(struct kin *in, struct kmsg *m)
 {
 	rd_kafka_message_t *msg;
 	struct part *pt;
+	struct waiting w;
 	const char *why;
 	char where[300];
 	int framed;
@@ -924,7 +932,8 @@ kin_next(struct kin *in, struct kmsg *m)
 				return -1;
 			continue;
 		}
-		msg = pop(in, pt);
+		w = pop(in, pt);
+		msg = w.msg;
 		pt->next = msg->offset + 1;
 		in->handed++;
 		m->replayed = in->group != NULL && (!pt->owned ||
@@ -932,7 +941,7 @@ kin_next(struct kin *in, struct kmsg *m)
 		m->topic = rd_kafka_topic_name(msg->rkt);
 		m->partition = msg->partition;
 		m->offset = msg->offset;
-		m->timestamp = msg_time(msg);
+		m->timestamp = w.time;
 		m->key = msg->key;
 		m->keylen = msg->key_len;
 		/* Timestamps need not grow along a partition (an index

@@ -60,20 +60,28 @@ route_of(struct router *r, const void *body, size_t len, struct route *out)
 {
 	struct view v;
 	const char *why;
+
+	if (view_parse(&v, r->walker, body, len, &why) < 0) {
+		memset(out, 0, sizeof(*out));
+		return;
+	}
+	route_of_view(r, &v, out);
+}
+
+void
+route_of_view(struct router *r, const struct view *v, struct route *out)
+{
 	int64_t t;
-	int b;
+	int b = v->branch < 0 ? 0 : v->branch;
 
 	memset(out, 0, sizeof(*out));
-	if (view_parse(&v, r->walker, body, len, &why) < 0)
-		return;
-	b = v.branch < 0 ? 0 : v.branch;
 	if (b >= MAXBRANCH)
 		return;
-	if (r->key[b] >= 0 && r->key[b] < v.nfields &&
-	    (out->key = view_string(&v, r->key[b], r->keybuf,
+	if (r->key[b] >= 0 && r->key[b] < v->nfields &&
+	    (out->key = view_string(v, r->key[b], r->keybuf,
 	    sizeof(r->keybuf))) != NULL)
 		out->keylen = strlen(out->key);
-	if (r->evtime != NULL && (t = evtime_of(r->evtime, &v)) != INT64_MIN)
+	if (r->evtime != NULL && (t = evtime_of(r->evtime, v)) != INT64_MIN)
 		out->time_ms = t;
 	out->everywhere = r->index[b];
 }

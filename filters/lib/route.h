@@ -41,5 +41,9 @@ void		 route_free(struct router *);	/* NULL: a no-op */
  */
 void		 route_of(struct router *, const void *body, size_t len,
 		    struct route *);
+/* The same, from the view of a record already parsed (lib/view.h). */
+struct view;
+void		 route_of_view(struct router *, const struct view *,
+		    struct route *);
 
 #endif

@@ -821,6 +821,15 @@ sink_open(const char *path, const char *schema_text)
 	return k;
 }
 
+static void
+to_topic_routed(struct sink *k, const void *p, size_t n,
+    const struct route *r)
+{
+	kout_put(k->kout, p, n, r->key, r->keylen, r->time_ms,
+	    !r->everywhere ? KOUT_BY_KEY : from_partition >= 0 ?
+	    from_partition : KOUT_EVERY);
+}
+
 /* To the topic: keyed and timed by the record's type (lib/route.h),
  * unless the filter gave a key. */
 static void
@@ -834,8 +843,7 @@ to_topic(struct sink *k, const void *p, size_t n, const void *key,
 		r.key = key;
 		r.keylen = keylen;
 	}
-	kout_put(k->kout, p, n, r.key, r.keylen, r.time_ms, !r.everywhere ?
-	    KOUT_BY_KEY : from_partition >= 0 ? from_partition : KOUT_EVERY);
+	to_topic_routed(k, p, n, &r);
 }
 
 void
@@ -879,6 +887,22 @@ sink_put_raw(struct sink *k, const void *p, size_t n, const void *key,
 	}
 	if (ocf_write_raw(k->ocf, p, n, 1) < 0)
 		err(1, "%s", k->path);
+	run_tally.written++;
+}
+
+void
+sink_put_rec(struct sink *k, const struct rec *r)
+{
+	struct view v;
+	struct route rt;
+
+	if (run_replaying || k->kout == NULL || view_of_rec(&v, r) < 0) {
+		sink_put_raw(k, r->raw, r->rawlen, NULL, 0);
+		return;
+	}
+	/* The fields the source found while checking it: no second walk. */
+	route_of_view(k->router, &v, &rt);
+	to_topic_routed(k, r->raw, r->rawlen, &rt);
 	run_tally.written++;
 }
 

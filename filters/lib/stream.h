@@ -142,6 +142,9 @@ void		 sink_put(struct sink *, avro_value_t *, const void *key,
 /* Put a record already encoded in the sink's schema. */
 void		 sink_put_raw(struct sink *, const void *, size_t,
 		    const void *key, size_t keylen);
+/* Pass on a source's record as it came (r->same_schema, and the sink's
+ * schema is the source's), keyed by its record type. */
+void		 sink_put_rec(struct sink *, const struct rec *);
 void		 sink_close(struct sink *);
 /*
  * A sink in memory, for a program that runs a filter's record functions
