@@ -1,6 +1,6 @@
 /* Kinds named by words (see kinds.h). */
 #include <ctype.h>
-#include <err.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,8 +34,22 @@ add_name(struct kinds *k, const char *name)
 	return k->nnames++;
 }
 
+/* NULL with *why set; what was loaded so far is freed. */
+static struct kinds *
+refuse(struct kinds *k, FILE *fp, char *path, char *line, char **why,
+    char *msg)
+{
+	kinds_free(k);
+	if (fp != NULL)
+		fclose(fp);
+	free(path);
+	free(line);
+	*why = msg;
+	return NULL;
+}
+
 struct kinds *
-kinds_load(const char *file, const char *dir, const char *where)
+kinds_load(const char *file, const char *dir, const char *where, char **why)
 {
 	struct kinds *k = ecalloc(1, sizeof(*k));
 	char *path, *line = NULL, *tok, *save, *p;
@@ -48,12 +62,13 @@ kinds_load(const char *file, const char *dir, const char *where)
 	path = file[0] == '/' || dir == NULL ? estrdup(file) :
 	    easprintf("%s/%s", dir, file);
 	if ((fp = fopen(path, "r")) == NULL)
-		err(2, "%s: kinds %s", where, path);
+		return refuse(k, NULL, path, line, why, easprintf(
+		    "%s: kinds %s: %s", where, path, strerror(errno)));
 	while ((len = getline(&line, &cap, fp)) > 0) {
 		no++;
 		if (memchr(line, '\0', (size_t)len) != NULL)
-			errx(2, "%s:%ld: a NUL byte: not a text file", path,
-			    no);
+			return refuse(k, fp, path, line, why, easprintf(
+			    "%s:%ld: a NUL byte: not a text file", path, no));
 		if ((p = strchr(line, '#')) != NULL)
 			*p = '\0';
 		for (p = line; *p; p++)
@@ -61,12 +76,14 @@ kinds_load(const char *file, const char *dir, const char *where)
 		if ((tok = strtok_r(line, " \t\r\n", &save)) == NULL)
 			continue;
 		if (strcmp(tok, "other") == 0)
-			errx(2, "%s:%ld: other: the kind of what no word "
-			    "names, not a kind to list", path, no);
+			return refuse(k, fp, path, line, why, easprintf(
+			    "%s:%ld: other: the kind of what no word names, "
+			    "not a kind to list", path, no));
 		kind = add_name(k, tok);
 		if ((tok = strtok_r(NULL, " \t\r\n", &save)) == NULL)
-			errx(2, "%s:%ld: %s: a kind without words", path, no,
-			    k->names[kind]);
+			return refuse(k, fp, path, line, why, easprintf(
+			    "%s:%ld: %s: a kind without words", path, no,
+			    k->names[kind]));
 		for (; tok != NULL; tok = strtok_r(NULL, " \t\r\n", &save)) {
 			k->words = erealloc(k->words, ((size_t)k->nwords + 1) *
 			    sizeof(*k->words));
@@ -75,9 +92,11 @@ kinds_load(const char *file, const char *dir, const char *where)
 		}
 	}
 	if (ferror(fp))
-		err(2, "%s", path);
+		return refuse(k, fp, path, line, why, easprintf("%s: %s",
+		    path, strerror(errno)));
 	if (k->nwords == 0)
-		errx(2, "%s: no kinds", path);
+		return refuse(k, fp, path, line, why, easprintf(
+		    "%s: no kinds", path));
 	free(line);
 	fclose(fp);
 	free(path);

@@ -8,9 +8,10 @@
 
 struct kinds;
 
-/* Load FILE (relative to dir unless absolute); exits 2 naming where. */
+/* Load FILE (relative to dir unless absolute); NULL with *why (to be
+ * freed) naming where and what is wrong. */
 struct kinds *kinds_load(const char *file, const char *dir,
-	    const char *where);
+	    const char *where, char **why);
 /* The kind of a lower-case text: one of the file's kinds, or "other". */
 const char *kinds_of(const struct kinds *, const char *text);
 void	 kinds_free(struct kinds *);
