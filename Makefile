@@ -135,7 +135,7 @@ serve: all
 	@[ -f out/cvpipe.db ] || { echo "make serve: no out/cvpipe.db: run" \
 	    "make run first" >&2; exit 1; }
 	@echo "cv-serve on http://$(LISTEN)/ (Ctrl-C stops it)"
-	$(B)/bin/cv-serve -l $(LISTEN) -s out/features.db \
+	$(B)/bin/cv-serve -l $(LISTEN) -S out/features.db \
 	    -m out/book-models.db -d out/cvpipe.db -g pipelines/grade.conf \
 	    -r pipelines/segments.csv -w pipelines/warn.conf
 

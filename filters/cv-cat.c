@@ -3,7 +3,7 @@
  * standard input, one after the other) and writes JSON lines, CSV with a
  * header, an aligned table, or Avro again.
  *
- *	cv-ingest sales.csv | cv-features | cv-cat -f table -c segment,mpi
+ *	cv-ingest sales.csv | cv-features | cv-cat -f table -C segment,mpi
  */
 #include <err.h>
 #include <getopt.h>
@@ -27,7 +27,7 @@ struct out {
 	struct flat	*flat;
 	size_t		*cols;		/* selected columns */
 	size_t		 ncols;
-	int		 selected;	/* -c given */
+	int		 selected;	/* -C given */
 	struct buf	 line;
 	struct sink	*sink;
 	/* table: rows held back until the widths are known */
@@ -40,7 +40,7 @@ struct out {
 static void
 usage(FILE *fp)
 {
-	fprintf(fp, "usage: cv-cat [-Rsv] [-c columns] [-e on-error] "
+	fprintf(fp, "usage: cv-cat [-RvW] [-C columns] [-e on-error] "
 	    "[-f json|csv|table|avro] [file ...]\n");
 }
 
@@ -48,7 +48,7 @@ static void
 help(void)
 {
 	usage(stdout);
-	printf("  -c, --columns A,B   only these columns (json: an object "
+	printf("  -C, --columns A,B   only these columns (json: an object "
 	    "of them;\n"
 	    "                      not with avro)\n"
 	    "  -e, --on-error X    fail (default), skip, or a file for "
@@ -58,7 +58,7 @@ help(void)
 	    "even when\n"
 	    "                      its checked encoding could pass as it "
 	    "is\n"
-	    "  -s, --schema        print the writer schema and exit\n"
+	    "  -W, --schema        print the writer schema and exit\n"
 	    "  -v, --verbose       counts and rate on stderr\n"
 	    "  -h, --help          this help\n");
 	kafka_help(stdout);
@@ -125,7 +125,7 @@ select_columns(struct out *o, const char *list)
 	for (name = strtok_r(copy, ",", &save); name != NULL;
 	    name = strtok_r(NULL, ",", &save)) {
 		if ((k = flat_column(o->flat, name)) < 0) {
-			warnx("-c: no column %s in this stream", name);
+			warnx("-C: no column %s in this stream", name);
 			usage(stderr);
 			exit(2);
 		}
@@ -357,12 +357,12 @@ int
 main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
-		{ "columns",	required_argument, NULL, 'c' },
+		{ "columns",	required_argument, NULL, 'C' },
 		{ "on-error",	required_argument, NULL, 'e' },
 		{ "format",	required_argument, NULL, 'f' },
 		{ "help",	no_argument,	   NULL, 'h' },
 		{ "reencode",	no_argument,	   NULL, 'R' },
-		{ "schema",	no_argument,	   NULL, 's' },
+		{ "schema",	no_argument,	   NULL, 'W' },
 		{ "verbose",	no_argument,	   NULL, 'v' },
 		KAFKA_LONGOPTS,
 		{ NULL, 0, NULL, 0 }
@@ -375,10 +375,10 @@ main(int argc, char *argv[])
 	int reencode = 0;
 	double t0 = now_seconds();
 
-	while ((c = getopt_long(argc, argv, "c:e:f:hRsv" KAFKA_OPTSTRING,
+	while ((c = getopt_long(argc, argv, "C:e:f:hRvW" KAFKA_OPTSTRING,
 	    longopts, NULL)) != -1) {
 		switch (c) {
-		case 'c':
+		case 'C':
 			columns = optarg;
 			break;
 		case 'e':
@@ -406,11 +406,11 @@ main(int argc, char *argv[])
 		case 'R':
 			reencode = 1;
 			break;
-		case 's':
-			show_schema = 1;
-			break;
 		case 'v':
 			verbose = 1;
+			break;
+		case 'W':
+			show_schema = 1;
 			break;
 		default:
 			if (kafka_option(c, optarg))
@@ -420,7 +420,7 @@ main(int argc, char *argv[])
 		}
 	}
 	if (columns != NULL && o.format == F_AVRO) {
-		warnx("-c: not with -f avro, which passes whole records on");
+		warnx("-C: not with -f avro, which passes whole records on");
 		usage(stderr);
 		return 2;
 	}

@@ -8,7 +8,7 @@
  * one read before), late records (before the source's latest event time
  * so far), staleness (days from its last record to the latest of all),
  * missing fields (-m), and how far its prices sit from the model's
- * consensus (median signed and absolute % deviation of price from -c,
+ * consensus (median signed and absolute % deviation of price from -C,
  * value by default); ranked, worst first, with red and black list flags
  * at the thresholds of -s key=value (-p prints them).  A table, CSV (-f)
  * or a sqlite table (-d), one run after another; -R the rejects of each
@@ -92,7 +92,7 @@ struct source {
 
 struct quality {
 	const char	*by;		/* file, partition, or a column */
-	const char	*consensus;	/* -c */
+	const char	*consensus;	/* -C */
 	char		*fields[MAXFIELDS];
 	int		 nfields;
 	int		 csv;
@@ -110,7 +110,7 @@ struct quality {
 static void
 usage(FILE *fp)
 {
-	fprintf(fp, "usage: cv-quality [-pRv] [-b by] [-c column] [-d file] "
+	fprintf(fp, "usage: cv-quality [-pRv] [-b by] [-C column] [-d file] "
 	    "[-e on-error] [-f table|csv] [-m fields] [-N time] "
 	    "[-r rejects[=source]] "
 	    "[-s key=value] [file ...]\n");
@@ -123,7 +123,7 @@ help(void)
 	printf("  -b, --by B          the source: a column (source, the "
 	    "default), file,\n"
 	    "                      or partition (topic[partition])\n"
-	    "  -c, --consensus C   the model's value to compare prices with "
+	    "  -C, --consensus C   the model's value to compare prices with "
 	    "(value)\n"
 	    "  -d, --db FILE       also append the table to table quality "
 	    "in sqlite FILE\n"
@@ -842,7 +842,7 @@ main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "by",		  required_argument, NULL, 'b' },
-		{ "consensus",	  required_argument, NULL, 'c' },
+		{ "consensus",	  required_argument, NULL, 'C' },
 		{ "db",		  required_argument, NULL, 'd' },
 		{ "on-error",	  required_argument, NULL, 'e' },
 		{ "format",	  required_argument, NULL, 'f' },
@@ -864,13 +864,13 @@ main(int argc, char *argv[])
 	char **rejects = NULL, *copy, *f, *save = NULL;
 	int c, i, nrej = 0, rc = 0, verbose = 0, print = 0, status;
 
-	while ((c = getopt_long(argc, argv, "b:c:d:e:f:hm:N:pRr:s:v"
+	while ((c = getopt_long(argc, argv, "b:C:d:e:f:hm:N:pRr:s:v"
 	    KAFKA_OPTSTRING, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'b':
 			q.by = optarg;
 			break;
-		case 'c':
+		case 'C':
 			q.consensus = optarg;
 			break;
 		case 'd':

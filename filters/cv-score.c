@@ -101,7 +101,7 @@ struct score {
 static void
 usage(FILE *fp)
 {
-	fprintf(fp, "usage: cv-score [-av] [-c columns] [-d file] "
+	fprintf(fp, "usage: cv-score [-av] [-C columns] [-d file] "
 	    "[-e on-error] [-f table|csv|json] [-g grouping,...] "
 	    "[-p column] [file ...]\n");
 }
@@ -113,7 +113,7 @@ help(void)
 	printf("  -a, --any          score each prediction on every row it "
 	    "has\n"
 	    "                     (default: only rows with all of them)\n"
-	    "  -c, --columns A,B  predictions to score (default: value,"
+	    "  -C, --columns A,B  predictions to score (default: value,"
 	    "naive_value,\n"
 	    "                     index_value,reference_value, those "
 	    "present)\n"
@@ -316,16 +316,16 @@ start(struct score *sc, struct src *src, const char *price,
 			}
 		if (sc->ncols == 0)
 			errx(1, "no prediction columns (value, naive_value, "
-			    "index_value, reference_value): name them with -c");
+			    "index_value, reference_value): name them with -C");
 		sc->dflt = 1;
 	} else {
 		copy = estrdup(list);
 		for (p = strtok_r(copy, ",", &save); p; p = strtok_r(NULL,
 		    ",", &save)) {
 			if ((k = column(sc->flat, p, branch)) < 0)
-				errx(1, "-c: no column %s in this stream", p);
+				errx(1, "-C: no column %s in this stream", p);
 			if (sc->ncols == MAXCOLS)
-				errx(1, "-c: at most %d columns", MAXCOLS);
+				errx(1, "-C: at most %d columns", MAXCOLS);
 			sc->cols[sc->ncols] = estrdup(p);
 			sc->colidx[sc->ncols++] = k;
 		}
@@ -482,7 +482,7 @@ score_record(struct score *sc, struct rec *r)
 		    number(cells, sc->hi[i], &v[2 + sc->ncols + 2 * i]) > 0)
 			ok |= 1u << (16 + i);
 	}
-	/* With -c, every prediction must be there, unless -a. */
+	/* With -C, every prediction must be there, unless -a. */
 	if (!sc->any && !sc->dflt && (ok & 0xffff) != (1u << sc->ncols) - 1) {
 		run_tally.absorbed++;
 		return 0;
@@ -861,7 +861,7 @@ main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "any",	no_argument,	   NULL, 'a' },
-		{ "columns",	required_argument, NULL, 'c' },
+		{ "columns",	required_argument, NULL, 'C' },
 		{ "db",		required_argument, NULL, 'd' },
 		{ "on-error",	required_argument, NULL, 'e' },
 		{ "format",	required_argument, NULL, 'f' },
@@ -878,13 +878,13 @@ main(int argc, char *argv[])
 	const char *list = NULL, *price = "price", *dbpath = NULL;
 	int c, i, rc, verbose = 0, status, started = 0;
 
-	while ((c = getopt_long(argc, argv, "ac:d:e:f:g:hp:v" KAFKA_OPTSTRING,
+	while ((c = getopt_long(argc, argv, "aC:d:e:f:g:hp:v" KAFKA_OPTSTRING,
 	    longopts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
 			sc.any = 1;
 			break;
-		case 'c':
+		case 'C':
 			list = optarg;
 			break;
 		case 'd':

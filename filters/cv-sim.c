@@ -143,17 +143,16 @@ struct sim {
 };
 
 static const char usage_text[] =
-    "usage: cv-sim [-hv] [-N records] [-n sigma] [-o file] [-p file] "
-    "[-S segments]\n"
-    "              [-s seed] [--condition-coef c] [--decay lo:hi] "
-    "[--drift mu]\n"
+    "usage: cv-sim [-hv] [-N records] [-n sigma] [-o file] [-p file]\n"
+    "              [--condition-coef c] [--decay lo:hi] [--drift mu]\n"
     "              [--elasticity e] [--index-noise sigma] [--loans n] "
     "[--makes n]\n"
     "              [--make-volatility sigma] [--mileage-slope b] "
     "[--models n]\n"
-    "              [--months n] [--resale p] "
-    "[--shock make:month:size | none]\n"
-    "              [--start yyyy-mm] [--trims n] [--volatility sigma]\n";
+    "              [--months n] [--resale p] [--seed n] [--segments n]\n"
+    "              [--shock make:month:size | none] [--start yyyy-mm] "
+    "[--trims n]\n"
+    "              [--volatility sigma]\n";
 
 static void
 usage(FILE *fp)
@@ -170,9 +169,6 @@ help(void)
 	    "(0.10)\n"
 	    "  -o, --output FILE        write the Event stream here (stdout)\n"
 	    "  -p, --params FILE        write the true parameters as JSON\n"
-	    "  -S, --segments N         N trim segments dealt over makes, "
-	    "models\n"
-	    "  -s, --seed N             seed of the mt19937 generator (1)\n"
 	    "  -v, --verbose            counts and rate on stderr\n"
 	    "  -h, --help               this help\n"
 	    "      --condition-coef C   ln price per unit of condition (0.4)\n"
@@ -192,6 +188,9 @@ help(void)
 	    "      --models N           models per make (4)\n"
 	    "      --months N           months simulated (36)\n"
 	    "      --resale P           chance a sale is a resale (0.05)\n"
+	    "      --seed N             seed of the mt19937 generator (1)\n"
+	    "      --segments N         N trim segments dealt over makes, "
+	    "models\n"
 	    "      --shock K:M:SIZE     add SIZE to make K's log index (0: "
 	    "market)\n"
 	    "                           from month M on; repeatable; none; "
@@ -1075,7 +1074,8 @@ free_sim(struct sim *s)
 enum {
 	O_CONDITION = 256, O_DECAY, O_DRIFT, O_ELASTICITY, O_INDEX,
 	O_LOANS, O_MAKES, O_MAKE_VOL, O_MILEAGE, O_MODELS, O_MONTHS,
-	O_RESALE, O_SHOCK, O_START, O_TRIMS, O_VOLATILITY
+	O_RESALE, O_SEED, O_SEGMENTS, O_SHOCK, O_START, O_TRIMS,
+	O_VOLATILITY
 };
 
 int
@@ -1083,12 +1083,10 @@ main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
 		{ "records",		required_argument, NULL, 'N' },
-		{ "segments",		required_argument, NULL, 'S' },
 		{ "help",		no_argument,	   NULL, 'h' },
 		{ "noise",		required_argument, NULL, 'n' },
 		{ "output",		required_argument, NULL, 'o' },
 		{ "params",		required_argument, NULL, 'p' },
-		{ "seed",		required_argument, NULL, 's' },
 		{ "verbose",		no_argument,	   NULL, 'v' },
 		{ "condition-coef",	required_argument, NULL, O_CONDITION },
 		{ "decay",		required_argument, NULL, O_DECAY },
@@ -1102,6 +1100,8 @@ main(int argc, char *argv[])
 		{ "models",		required_argument, NULL, O_MODELS },
 		{ "months",		required_argument, NULL, O_MONTHS },
 		{ "resale",		required_argument, NULL, O_RESALE },
+		{ "seed",		required_argument, NULL, O_SEED },
+		{ "segments",		required_argument, NULL, O_SEGMENTS },
 		{ "shock",		required_argument, NULL, O_SHOCK },
 		{ "start",		required_argument, NULL, O_START },
 		{ "trims",		required_argument, NULL, O_TRIMS },
@@ -1124,7 +1124,7 @@ main(int argc, char *argv[])
 	int c, t, verbose = 0;
 	double t0 = now_seconds(), dt;
 
-	while ((c = getopt_long(argc, argv, "N:S:hn:o:p:s:v" KAFKA_OPTSTRING,
+	while ((c = getopt_long(argc, argv, "N:hn:o:p:v" KAFKA_OPTSTRING,
 	    longopts, NULL)) != -1) {
 		switch (c) {
 		case 'N':
@@ -1133,9 +1133,6 @@ main(int argc, char *argv[])
 				bad_usage("-N: not a count up to 10^12: %s",
 				    optarg);
 			o.records = n;
-			break;
-		case 'S':
-			o.segments = opt_int("-S", optarg, 1, 1000000);
 			break;
 		case 'h':
 			help();
@@ -1148,13 +1145,6 @@ main(int argc, char *argv[])
 			break;
 		case 'p':
 			params = optarg;
-			break;
-		case 's':
-			if (parse_long(optarg, &n) < 0 || n < 0 ||
-			    n > 4294967295LL)
-				bad_usage("-s: not a seed from 0 to "
-				    "4294967295: %s", optarg);
-			o.seed = (unsigned long)n;
 			break;
 		case 'v':
 			verbose = 1;
@@ -1197,6 +1187,16 @@ main(int argc, char *argv[])
 			break;
 		case O_RESALE:
 			o.resale = opt_double("--resale", optarg);
+			break;
+		case O_SEED:
+			if (parse_long(optarg, &n) < 0 || n < 0 ||
+			    n > 4294967295LL)
+				bad_usage("--seed: not a seed from 0 to "
+				    "4294967295: %s", optarg);
+			o.seed = (unsigned long)n;
+			break;
+		case O_SEGMENTS:
+			o.segments = opt_int("--segments", optarg, 1, 1000000);
 			break;
 		case O_SHOCK:
 			opt_shock(&o, optarg);

@@ -141,22 +141,22 @@ struct train {
 static void
 usage(FILE *fp)
 {
-	fprintf(fp, "usage: cv-train [-v] [-c min-class] [-e on-error] "
-	    "[-f since] [-i interval] [-k kinds] [-n min-rows] [-r method] "
-	    "[-u before] -m models.db [file ...]\n");
+	fprintf(fp, "usage: cv-train [-v] [-a since] [-e on-error] "
+	    "[-i interval] [-k kinds] [-l min-class] [-n min-rows] "
+	    "[-r method] [-u before] -m models.db [file ...]\n");
 }
 
 static void
 help(void)
 {
 	usage(stdout);
-	printf("  -c, --min-class N   rows a decay level needs for its own "
-	    "calibration (30)\n"
+	printf("  -a, --since TIME    only sales observed at or after TIME\n"
 	    "  -e, --on-error X    fail (default), skip, or a file for "
 	    "rejects\n"
-	    "  -f, --since TIME    only sales observed at or after TIME\n"
 	    "  -i, --interval P    coverage the calibration aims at (0.9)\n"
 	    "  -k, --kinds L       models to fit: hedonic,gbm,seed (all)\n"
+	    "  -l, --min-class N   rows a decay level needs for its own "
+	    "calibration (30)\n"
 	    "  -m, --models FILE   the model store (created if missing)\n"
 	    "  -n, --min-rows N    rows a model needs (100)\n"
 	    "  -r, --method M      hedonic fit: huber (default), bisquare, "
@@ -916,12 +916,12 @@ int
 main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
-		{ "min-class", required_argument, NULL, 'c' },
+		{ "since",     required_argument, NULL, 'a' },
 		{ "on-error",  required_argument, NULL, 'e' },
-		{ "since",     required_argument, NULL, 'f' },
 		{ "help",      no_argument,	  NULL, 'h' },
 		{ "interval",  required_argument, NULL, 'i' },
 		{ "kinds",     required_argument, NULL, 'k' },
+		{ "min-class", required_argument, NULL, 'l' },
 		{ "models",    required_argument, NULL, 'm' },
 		{ "min-rows",  required_argument, NULL, 'n' },
 		{ "method",    required_argument, NULL, 'r' },
@@ -951,18 +951,14 @@ main(int argc, char *argv[])
 	t.from = INT64_MIN;
 	t.until = INT64_MAX;
 	while ((c = getopt_long(argc, argv,
-	    "c:e:f:hi:k:m:n:r:u:v" KAFKA_OPTSTRING, longopts, NULL)) != -1) {
+	    "a:e:hi:k:l:m:n:r:u:v" KAFKA_OPTSTRING, longopts, NULL)) != -1) {
 		switch (c) {
-		case 'c':
-			t.min_class = (size_t)number_arg(c, optarg, 2, 1e9,
-			    usage);
+		case 'a':
+			t.from = time_arg(c, optarg);
 			break;
 		case 'e':
 			if (reject_policy(optarg) < 0)
 				return 2;
-			break;
-		case 'f':
-			t.from = time_arg(c, optarg);
 			break;
 		case 'h':
 			help();
@@ -972,6 +968,10 @@ main(int argc, char *argv[])
 			break;
 		case 'k':
 			kinds_arg(&t, optarg);
+			break;
+		case 'l':
+			t.min_class = (size_t)number_arg(c, optarg, 2, 1e9,
+			    usage);
 			break;
 		case 'm':
 			store = optarg;

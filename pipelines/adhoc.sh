@@ -45,17 +45,17 @@ ingest uk-listings     -M $M/uk-listings.map $D/uk_used_cars_100k.csv
 
 echo
 echo "== used-car CPI (SA), last 6 months known"
-cv-cat -f csv -c IndexObs.period,IndexObs.published_at,IndexObs.value \
+cv-cat -f csv -C IndexObs.period,IndexObs.published_at,IndexObs.value \
     out/cpi-used-sa.avro | tail -6 | tr , '\t'
 
 echo
 echo "== auction sales in event time, first 8"
-cv-cat -f table -c VehicleObs.observed_at,VehicleObs.segment,VehicleObs.region,VehicleObs.model_year,VehicleObs.mileage_km,VehicleObs.condition,VehicleObs.price,VehicleObs.reference_value \
+cv-cat -f table -C VehicleObs.observed_at,VehicleObs.segment,VehicleObs.region,VehicleObs.model_year,VehicleObs.mileage_km,VehicleObs.condition,VehicleObs.price,VehicleObs.reference_value \
     out/auction-sales.avro | head -9
 
 echo
 echo "== auction sales per segment (top 8)"
-cv-cat -f csv -c VehicleObs.segment out/auction-sales.avro | sed 1d |
+cv-cat -f csv -C VehicleObs.segment out/auction-sales.avro | sed 1d |
     sort | uniq -c | sort -rn | head -8
 
 echo
@@ -65,12 +65,12 @@ cat out/rejects-auction-sales.json | head -3
 echo
 echo "== features: CPI (SA) with total vehicle sales as volume, auction sales"
 rm -f out/features.db
-cv-features -v -s out/features.db -o out/features.avro out/cpi-used-sa.avro \
+cv-features -v -S out/features.db -o out/features.avro out/cpi-used-sa.avro \
     out/sales-new-saar.avro out/auction-sales.avro 2>&1 | grep read |
     sed 's/^cv-features: //'
 echo
 echo "== depreciation and elasticity at each segment's last sale (decay per year)"
-cv-cat -f csv -c segment,decay_level,decay_n,decay_rate,decay_rate_se,decay_half_life,mileage_slope,condition_coef,elasticity,elasticity_se,elasticity_n \
+cv-cat -f csv -C segment,decay_level,decay_n,decay_rate,decay_rate_se,decay_half_life,mileage_slope,condition_coef,elasticity,elasticity_se,elasticity_n \
     out/features.avro | awk -F, 'NR > 1 { last[$1] = $0; n[$1]++ }
 	END { for (s in last) if (n[s] >= 100) print last[s] }' | sort |
     awk -F, 'BEGIN { printf "%-24s %-6s %7s %14s %9s %9s %8s %13s\n",
@@ -100,14 +100,14 @@ for name in camry odyssey; do
 	echo "-- $name: seed model (V(t+1) = a V + b MPI + c H + d elasticity"
 	echo "   + e), on the sales it can value (after its first version):"
 	cv-predict -k seed -P -m out/models-$name.db out/features-$name.avro |
-	    cv-score -c value,reference_value | sed 1d
+	    cv-score -C value,reference_value | sed 1d
 done
 
 echo
 echo "== the loan book: features | predict | grade | warn | store, piped"
 echo "(floor-plan loans over the auction vehicles, month-end snapshots:"
 echo " pipelines/data/loanbook.csv, made by scripts/make-loanbook)"
-ingest loanbook -S -M $M/loanbook.map $D/loanbook.csv
+ingest loanbook -O -M $M/loanbook.map $D/loanbook.csv
 rm -f out/book-*.db out/book-*.db.log out/cvpipe.db*
 cv-features -o out/book-features.avro out/cpi-used-sa.avro \
     out/sales-new-saar.avro out/auction-sales.avro out/loanbook.avro || exit 1
@@ -187,6 +187,6 @@ echo "== cv-serve: the valuation page and the dashboard on this run"
 echo "(out/cvpipe.db: tables warning, idx, cpi, quality, stress; the market"
 echo " state out/features.db and the model store out/book-models.db)"
 echo "    make serve        # then open http://127.0.0.1:8080/"
-echo "or  cv-serve -s out/features.db -m out/book-models.db -d out/cvpipe.db \\"
+echo "or  cv-serve -S out/features.db -m out/book-models.db -d out/cvpipe.db \\"
 echo "        -g pipelines/grade.conf -r pipelines/segments.csv -w pipelines/warn.conf"
 

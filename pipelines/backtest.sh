@@ -14,7 +14,7 @@ PATH=$(cd "$(dirname "$0")/.." && pwd)/bin:$PATH
 F=$1 M=$2 OUT=$3 STEP=${4:-month}
 rm -f "$M" "$M.log"
 written=0 refused=0
-for month in $(cv-cat -f csv -c observed_at "$F" | sed 1d | cut -c1-7 |
+for month in $(cv-cat -f csv -C observed_at "$F" | sed 1d | cut -c1-7 |
     sort -u | sed 1d); do
 	case $STEP:$month in
 	quarter:*-0[2356]|quarter:*-0[89]|quarter:*-1[12]) continue ;;

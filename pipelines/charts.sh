@@ -33,7 +33,7 @@ plot() {
 score() {
 	g=$1
 	shift
-	cv-score -f csv -c value,reference_value -g "$g" "$@" 2>/dev/null |
+	cv-score -f csv -C value,reference_value -g "$g" "$@" 2>/dev/null |
 	    awk -F, -v g="$g" '$1 == g && $3 == "value" { n[$2] = $4;
 		v[$2] = $5; o[++k] = $2 }
 	    $1 == g && $3 == "reference_value" { r[$2] = $5 }
@@ -64,7 +64,7 @@ plot '$O/error-by-density.dat' using 2:xtic(1) title 'cvpipe value' lc rgb '#346
      '' using 3 title 'Manheim MMR' lc rgb '#cc8000', \
      '' using 0:(valid(2) ? \$2 + 0.4 : 0.4):(sprintf('n %d', \$4)) with labels offset -1.5,0.5 notitle"
 
-cv-cat -f csv -c price,value,reference_value "$@" |
+cv-cat -f csv -C price,value,reference_value "$@" |
     awk -F, 'NR > 1 && $1 != "" && $2 != "" { print $1, $2, $3 == "" ? "NaN" : $3 }' \
     > $O/predicted.dat || exit 1
 plot predicted "

@@ -14,13 +14,13 @@ set -u
 T=$(mktemp -d "${TMPDIR:-/tmp}/index-compare.XXXXXX") || exit 1
 trap 'rm -rf "$T"' EXIT INT TERM
 market() {	# market FILE COLUMNS: the * series of an IndexObs stream
-	cv-cat -f csv -c segment,region,period,value,value_se,value_n "$1" |
+	cv-cat -f csv -C segment,region,period,value,value_se,value_n "$1" |
 	    awk -F, '$1 == "*" && $2 == "*" { print $3, $4, $5, $6 }'
 }
 market "$1" > "$T/a" && market "$2" > "$T/b" || exit 1
 for f in 3:c 4:d; do
 	eval "src=\${${f%%:*}}"
-	cv-cat -f csv -c IndexObs.segment,IndexObs.region,IndexObs.period,IndexObs.value "$src" |
+	cv-cat -f csv -C IndexObs.segment,IndexObs.region,IndexObs.period,IndexObs.value "$src" |
 	    awk -F, '$1 == "*" && $2 == "*" && $4 != "" { print $3, $4 }' \
 	    > "$T/${f#*:}" || exit 1
 done

@@ -23,11 +23,11 @@ COLS=value,pooled_value,comps_value,reference_value
 # value NAME CSV...: ingest (source: the file's name), features, backtest.
 value() {
 	name=$1; shift
-	cv-ingest -S -M $M/auction.map -s source=%f \
+	cv-ingest -O -M $M/auction.map -s source=%f \
 	    -e out/rejects-$name.json -o out/sales-$name.avro "$@" 2> /dev/null
 	[ -s out/sales-$name.avro ] || { echo "valuation: $name: no sales" >&2; exit 1; }
 	rm -f out/features-$name.db
-	cv-features -s out/features-$name.db -o out/features-$name.avro $IX \
+	cv-features -S out/features-$name.db -o out/features-$name.avro $IX \
 	    out/sales-$name.avro || exit 1
 	pipelines/backtest.sh out/features-$name.avro out/models-$name.db \
 	    out/valuation-$name.avro 2> /dev/null || exit 1
@@ -36,7 +36,7 @@ value() {
 # gbm NAME: the boosted trees on the rows they valued (the same rows for
 # the three), and the blend weight each monthly version gave them.
 gbm() {
-	cv-score -c value,pooled_value,gbm_value out/valuation-$1.avro | sed 1d |
+	cv-score -C value,pooled_value,gbm_value out/valuation-$1.avro | sed 1d |
 	    awk '{ print "  " $0 }'
 	echo "  gbm weight by version: $(sqlite3 out/models-$1.db "SELECT
 	    group_concat(printf('%.2f', json_extract(coef, '\$[0]')), ' ') FROM
@@ -47,7 +47,7 @@ gbm() {
 # that have all four (cv-score -a: the same rows), then the value alone.
 score() {
 	f=$1; shift
-	cv-score -a -c $COLS "$@" "$f" | sed 1d | awk '{ print "  " $0 }'
+	cv-score -a -C $COLS "$@" "$f" | sed 1d | awk '{ print "  " $0 }'
 }
 
 echo "(MdAPE: median absolute % error against the sale price; ±5 %: share"
@@ -68,13 +68,13 @@ for f in camry:auction_toyota_camry_12k odyssey:auction_honda_odyssey_3500 \
 done
 echo "-- the multi-make file by density (earlier sales of the model: 0, 1-4,"
 echo "   5-19, 20+), every row (value and MMR)"
-cv-score -c value,reference_value -g density out/valuation-multi.avro | sed 1d |
+cv-score -C value,reference_value -g density out/valuation-multi.avro | sed 1d |
     awk '$1 != "all" { print "  " $0 }'
 
 echo "-- all auction sales as one stream, scored per file (value and MMR)"
 value all $D/auction_toyota_camry_12k.csv $D/auction_honda_odyssey_3500.csv \
     $D/auction_car_prices_first_10k.csv
-cv-score -c value,reference_value -g source out/valuation-all.avro | sed 1d |
+cv-score -C value,reference_value -g source out/valuation-all.avro | sed 1d |
     awk '$1 != "all" { print "  " $0 }'
 
 echo "-- UK listings (no date: one a second in a fixed random order, no MMR;"
@@ -92,7 +92,7 @@ cv-ingest -M $M/uk-listings.map -m observed_at=listed_at \
     -o out/uk-ordered.avro out/uk-ordered.csv 2> /dev/null
 cv-features -o out/features-uk.avro out/uk-ordered.avro || exit 1
 cv-predict -o out/valuation-uk.avro out/features-uk.avro || exit 1
-cv-score -c value,pooled_value,comps_value out/valuation-uk.avro | sed 1d |
+cv-score -C value,pooled_value,comps_value out/valuation-uk.avro | sed 1d |
     awk '{ print "  " $0 }'
 
 echo "-- a 2012 Camry LE, 95,000 km, condition 0.5, valued on 2026-12-01 from"
@@ -103,7 +103,7 @@ printf 'vin,year,make,model,trim,state,date,km,condition\n4t1bf1fk5cu000001,2012
 cv-ingest -m vehicle_id=vin -m model_year=year -m make=make -m model=model \
     -m trim=trim -m region=state -m observed_at=date -m mileage_km=km \
     -m condition=condition -s source=today -o out/today.avro out/today.csv &&
-    cv-features -s out/features-today.db out/today.avro |
+    cv-features -S out/features-today.db out/today.avro |
     cv-predict -P -m out/models-camry.db |
-    cv-cat -f table -c observed_at,age_months,mpi,value,value_lo,value_hi,pooled_sd,stale_days,comps_sales ||
+    cv-cat -f table -C observed_at,age_months,mpi,value,value_lo,value_hi,pooled_sd,stale_days,comps_sales ||
     exit 1

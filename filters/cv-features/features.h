@@ -14,7 +14,7 @@
  *	pool.c		the pooled model: levels, sales, predictions (pool.h)
  *	poolfit.c	its fit, by backfitting
  *	poolstore.c	its image in the state file
- *	store.c		the state in sqlite (-s)
+ *	store.c		the state in sqlite (-S)
  */
 #ifndef CV_FEATURES_H
 #define CV_FEATURES_H
@@ -51,7 +51,7 @@ struct opts {
 	double	  cohort_prior;		/* sales' worth of segment curve */
 	double	  region_prior;
 	size_t	  pool_refit;		/* sales between refits; 0: no pool */
-	const char *state;		/* -s file, or NULL */
+	const char *state;		/* -S file, or NULL */
 };
 
 /* One month of an index series: value, its log, ln volume (NAN if

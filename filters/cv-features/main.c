@@ -150,10 +150,10 @@ checkpointed(void *arg, const struct positions *now)
 static void
 usage(FILE *fp)
 {
-	fprintf(fp, "usage: cv-features [-v] [-c min-comps] [-d days] "
+	fprintf(fp, "usage: cv-features [-v] [-D days] "
 	    "[-e on-error] [-H months] [-I sources] [-k prior] [-l seconds] "
-	    "[-M vehicles] [-n min-n] [-o file] [-R sales] [-r prior] "
-	    "[-s state] "
+	    "[-M vehicles] [-m min-comps] [-n min-n] [-o file] [-R sales] "
+	    "[-r prior] [-S state] "
 	    "[-V source] [-w months] "
 	    "[file ...]\n");
 }
@@ -162,9 +162,7 @@ static void
 help(void)
 {
 	usage(stdout);
-	printf("  -c, --min-comps N       effective comparables a decay "
-	    "level needs (20)\n"
-	    "  -d, --decay-half-life D forgetting of old sales, days (180)\n"
+	printf("  -D, --decay-half-life D forgetting of old sales, days (180)\n"
 	    "  -e, --on-error X        fail (default), skip, or a file for "
 	    "rejects\n"
 	    "  -H, --ewma-half-life M  index EWMA half-life, months (3)\n"
@@ -180,13 +178,15 @@ help(void)
 	    "                          order (0: they must arrive in order)\n"
 	    "  -M, --max-vehicles N    vehicles remembered for prev_value "
 	    "(1000000)\n"
+	    "  -m, --min-comps N       effective comparables a decay "
+	    "level needs (20)\n"
 	    "  -n, --min-n N           months an elasticity fit needs (12)\n"
 	    "  -o, --output FILE       write there instead of stdout\n"
 	    "  -R, --refit N           sales between refits of the pooled "
 	    "model, at\n"
 	    "                          least (250; 0: no pooled model)\n"
 	    "  -r, --region-prior N    the same for a region's offset (20)\n"
-	    "  -s, --state FILE        keep state in this sqlite file across "
+	    "  -S, --state FILE        keep state in this sqlite file across "
 	    "runs\n"
 	    "  -V, --volume-source S   only this source's volume-only "
 	    "records pair\n"
@@ -216,8 +216,7 @@ int
 main(int argc, char *argv[])
 {
 	static const struct option longopts[] = {
-		{ "min-comps",	     required_argument, NULL, 'c' },
-		{ "decay-half-life", required_argument, NULL, 'd' },
+		{ "decay-half-life", required_argument, NULL, 'D' },
 		{ "on-error",	     required_argument, NULL, 'e' },
 		{ "ewma-half-life",  required_argument, NULL, 'H' },
 		{ "help",	     no_argument,	NULL, 'h' },
@@ -225,11 +224,12 @@ main(int argc, char *argv[])
 		{ "cohort-prior",    required_argument, NULL, 'k' },
 		{ "lateness",	     required_argument, NULL, 'l' },
 		{ "max-vehicles",    required_argument, NULL, 'M' },
+		{ "min-comps",	     required_argument, NULL, 'm' },
 		{ "min-n",	     required_argument, NULL, 'n' },
 		{ "output",	     required_argument, NULL, 'o' },
 		{ "refit",	     required_argument, NULL, 'R' },
 		{ "region-prior",    required_argument, NULL, 'r' },
-		{ "state",	     required_argument, NULL, 's' },
+		{ "state",	     required_argument, NULL, 'S' },
 		{ "volume-source",   required_argument, NULL, 'V' },
 		{ "verbose",	     no_argument,	NULL, 'v' },
 		{ "window",	     required_argument, NULL, 'w' },
@@ -258,13 +258,10 @@ main(int argc, char *argv[])
 	st.o.region_prior = 20;
 	st.o.pool_refit = POOL_REFIT;
 	while ((c = getopt_long(argc, argv,
-	    "c:d:e:H:hI:k:l:M:n:o:R:r:s:V:vw:" KAFKA_OPTSTRING, longopts,
+	    "D:e:H:hI:k:l:M:m:n:o:R:r:S:V:vw:" KAFKA_OPTSTRING, longopts,
 	    NULL)) != -1) {
 		switch (c) {
-		case 'c':
-			st.o.min_comps = number_arg(c, optarg, 1, 1e9, usage);
-			break;
-		case 'd':
+		case 'D':
 			st.o.decay_half_life = number_arg(c, optarg, 0, 1e6,
 			    usage);
 			break;
@@ -294,6 +291,9 @@ main(int argc, char *argv[])
 			st.o.max_vehicles = (size_t)number_arg(c, optarg, 0,
 			    1e9, usage);
 			break;
+		case 'm':
+			st.o.min_comps = number_arg(c, optarg, 1, 1e9, usage);
+			break;
 		case 'n':
 			st.o.min_elasticity_n = (int)number_arg(c, optarg, 3,
 			    RING, usage);
@@ -314,7 +314,7 @@ main(int argc, char *argv[])
 			st.o.region_prior = number_arg(c, optarg, 0, 1e9,
 			    usage);
 			break;
-		case 's':
+		case 'S':
 			state = optarg;
 			break;
 		case 'V':
@@ -342,11 +342,11 @@ main(int argc, char *argv[])
 		load_state(&st, state);
 	if (kafka_input()) {
 		/* Scaled out, each instance keeps the whole market: it
-		 * reads every partition.  With -s the state, the records
+		 * reads every partition.  With -S the state, the records
 		 * held for -l and where they stand are saved at each
 		 * checkpoint; without, the state is rebuilt by replay. */
 		if (st.o.lateness_ms > 0 && state == NULL)
-			errx(2, "-l: not with -t unless -s (partitions are "
+			errx(2, "-l: not with -t unless -S (partitions are "
 			    "merged in event time; see --idle)");
 		stream_keep_state(start_again, &st);
 		if (state != NULL) {
@@ -397,7 +397,7 @@ main(int argc, char *argv[])
 	}
 	/*
 	 * At the end, and before a late record, what is held is written.
-	 * Stopped by a signal over topics with -s, it stays held: the last
+	 * Stopped by a signal over topics with -S, it stays held: the last
 	 * checkpoint saves it with the state, for the next run.
 	 */
 	if (!(run_stop && state != NULL && kafka_input()) &&

@@ -1,5 +1,5 @@
 /*
- * cv-features: the pooled model in the state file (-s), as one image in
+ * cv-features: the pooled model in the state file (-S), as one image in
  * table pool: the levels with their names and counts, the effects, the
  * curve and the sales kept for refits, exactly (a restart refits as the
  * uninterrupted run would have).

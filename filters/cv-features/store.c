@@ -1,4 +1,4 @@
-/* cv-features: the state kept in a sqlite file across runs (-s). */
+/* cv-features: the state kept in a sqlite file across runs (-S). */
 #include <err.h>
 #include <math.h>
 #include <stdlib.h>

@@ -71,7 +71,7 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp, "usage: cv-index [-Rvw] [-e on-error] [-l levels] "
-	    "[-n min-sales] [-o file] [-p field] [-S state] [-s source] "
+	    "[-n min-sales] [-o file] [-p field] [-S state] [-s source=value] "
 	    "[file ...]\n");
 }
 
@@ -93,7 +93,8 @@ help(void)
 	    "  -S, --state FILE    keep the series and the open period in "
 	    "this sqlite\n"
 	    "                      file (a later run goes on from them)\n"
-	    "  -s, --source NAME   the records' source (cvpipe.index)\n"
+	    "  -s, --set K=V       source=NAME: the records' source "
+	    "(cvpipe.index)\n"
 	    "  -v, --verbose       counts on stderr\n"
 	    "  -w, --weekly        ISO weeks (from Monday), not months\n"
 	    "  -h, --help          this help\n");
@@ -617,7 +618,7 @@ main(int argc, char *argv[])
 		{ "output",	required_argument, NULL, 'o' },
 		{ "price",	required_argument, NULL, 'p' },
 		{ "regions",	no_argument,	   NULL, 'R' },
-		{ "source",	required_argument, NULL, 's' },
+		{ "set",	required_argument, NULL, 's' },
 		{ "state",	required_argument, NULL, 'S' },
 		{ "verbose",	no_argument,	   NULL, 'v' },
 		{ "weekly",	no_argument,	   NULL, 'w' },
@@ -630,7 +631,7 @@ main(int argc, char *argv[])
 	struct src *src;
 	struct rec *r;
 	struct view *v;
-	const char *out = NULL, *price = "price";
+	const char *out = NULL, *price = "price", *eq;
 	int c, i, rc, verbose = 0, status;
 
 	while ((c = getopt_long(argc, argv, "e:hl:n:o:p:RS:s:vw" KAFKA_OPTSTRING,
@@ -665,8 +666,19 @@ main(int argc, char *argv[])
 			ix.state = optarg;
 			break;
 		case 's':
-			ix.source = optarg;
-			break;
+			if (strncmp(optarg, "source=", 7) == 0) {
+				ix.source = optarg + 7;
+				break;
+			}
+			if ((eq = strchr(optarg, '=')) == NULL)
+				warnx("-s %s: not key=value (source=NAME)",
+				    optarg);
+			else
+				warnx("-s %s: unknown key %.*s (the one key is "
+				    "source)", optarg, (int)(eq - optarg),
+				    optarg);
+			usage(stderr);
+			return 2;
 		case 'v':
 			verbose = 1;
 			break;

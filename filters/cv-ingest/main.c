@@ -22,7 +22,7 @@
 static void
 usage(FILE *fp)
 {
-	fprintf(fp, "usage: cv-ingest [-Sv] [-e on-error] [-f csv|json] "
+	fprintf(fp, "usage: cv-ingest [-Ov] [-e on-error] [-f csv|json] "
 	    "[-M mapfile] [-m field=column] [-o file] [-s field=value] "
 	    "[file ...]\n");
 }
@@ -38,9 +38,9 @@ help(void)
 	    "  -M, --map FILE       mapping file (pipelines/maps/*.map)\n"
 	    "  -m, --map-field F=C  fill field F from column C (name, A|B, "
 	    "A| if any, or $N)\n"
-	    "  -o, --output FILE    write there instead of stdout\n"
-	    "  -S, --sort           emit in event time (several inputs "
+	    "  -O, --sort           emit in event time (several inputs "
 	    "always are)\n"
+	    "  -o, --output FILE    write there instead of stdout\n"
 	    "  -s, --set F=VALUE    fill field F with a constant (%%f file, "
 	    "%%l line)\n"
 	    "  -v, --verbose        counts and rate on stderr\n"
@@ -123,7 +123,7 @@ main(int argc, char *argv[])
 		{ "map",	  required_argument, NULL, 'M' },
 		{ "map-field",	  required_argument, NULL, 'm' },
 		{ "output",	  required_argument, NULL, 'o' },
-		{ "sort",	  no_argument,	     NULL, 'S' },
+		{ "sort",	  no_argument,	     NULL, 'O' },
 		{ "set",	  required_argument, NULL, 's' },
 		{ "verbose",	  no_argument,	     NULL, 'v' },
 		KAFKA_LONGOPTS,
@@ -140,7 +140,7 @@ main(int argc, char *argv[])
 	if (mapping_type(&g, "vehicle", "default", &where) < 0)
 		errx(1, "%s", where);
 	/* The map file comes first, so -m and -s override it. */
-	while ((c = getopt_long(argc, argv, "e:f:hM:m:o:Ss:v" KAFKA_OPTSTRING,
+	while ((c = getopt_long(argc, argv, "e:f:hM:m:Oo:s:v" KAFKA_OPTSTRING,
 	    longopts, NULL)) != -1) {
 		switch (c) {
 		case 'e':
@@ -162,8 +162,8 @@ main(int argc, char *argv[])
 			load_map(&g, optarg);
 			break;
 		case 'm':
+		case 'O':
 		case 'o':
-		case 'S':
 		case 's':
 		case 'v':
 			break;
@@ -175,7 +175,7 @@ main(int argc, char *argv[])
 		}
 	}
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "e:f:hM:m:o:Ss:v" KAFKA_OPTSTRING,
+	while ((c = getopt_long(argc, argv, "e:f:hM:m:Oo:s:v" KAFKA_OPTSTRING,
 	    longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm':
@@ -196,11 +196,11 @@ main(int argc, char *argv[])
 			} else
 				setting(&g, optarg, "-m");
 			break;
+		case 'O':
+			g.sort = 1;
+			break;
 		case 'o':
 			out = optarg;
-			break;
-		case 'S':
-			g.sort = 1;
 			break;
 		case 'v':
 			verbose = 1;

@@ -1,7 +1,7 @@
 /*
  * cv-ingest: a row checked field by field, converted (dates to UTC, miles
  * to km, condition grades to 0..1) and emitted as an Event, or rejected
- * with its file:line and reason; held and sorted into event time (-S).
+ * with its file:line and reason; held and sorted into event time (-O).
  */
 #include <ctype.h>
 #include <err.h>

@@ -7,7 +7,7 @@
  * pipeline's sqlite outputs (board.c); / is the page, /metrics and
  * /healthz for operators.  Loopback only unless -l says otherwise.
  *
- *	cv-serve -s out/features.db -m out/book-models.db -d out/cvpipe.db
+ *	cv-serve -S out/features.db -m out/book-models.db -d out/cvpipe.db
  *	curl -d '{"make":"Toyota","model":"Camry","model_year":2012}' \
  *	    localhost:8080/v1/value
  */
@@ -82,9 +82,9 @@ static int verbose;
 static void
 usage(FILE *fp)
 {
-	fprintf(fp, "usage: cv-serve [-v] [-d db] [-g grade.conf] "
+	fprintf(fp, "usage: cv-serve [-v] [-d file] [-g grade.conf] "
 	    "[-j threads] [-l addr:port] [-m models.db] [-P pagedir] "
-	    "[-r segments.csv] [-s state] [-t seconds] [-w warn.conf]\n");
+	    "[-r segments.csv] [-S state] [-t seconds] [-w warn.conf]\n");
 }
 
 static void
@@ -104,7 +104,7 @@ help(void)
 	    "program)\n"
 	    "  -r, --reference F    cv-grade's segment table "
 	    "(pipelines/segments.csv)\n"
-	    "  -s, --state FILE     a cv-features state file (-s of "
+	    "  -S, --state FILE     a cv-features state file (-S of "
 	    "cv-features)\n"
 	    "  -t, --timeout S      close a connection idle S seconds (10)\n"
 	    "  -w, --warn-config F  cv-warn's settings (pipelines/warn.conf)\n"
@@ -509,7 +509,7 @@ main(int argc, char *argv[])
 		{ "models",	  required_argument, NULL, 'm' },
 		{ "page",	  required_argument, NULL, 'P' },
 		{ "reference",	  required_argument, NULL, 'r' },
-		{ "state",	  required_argument, NULL, 's' },
+		{ "state",	  required_argument, NULL, 'S' },
 		{ "timeout",	  required_argument, NULL, 't' },
 		{ "verbose",	  no_argument,	     NULL, 'v' },
 		{ "warn-config",  required_argument, NULL, 'w' },
@@ -524,7 +524,7 @@ main(int argc, char *argv[])
 	size_t i;
 	int c, sig, threads = 2, timeout = 10;
 
-	while ((c = getopt_long(argc, argv, "d:g:hj:l:m:P:r:s:t:vw:",
+	while ((c = getopt_long(argc, argv, "d:g:hj:l:m:P:r:S:t:vw:",
 	    longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
@@ -551,7 +551,7 @@ main(int argc, char *argv[])
 		case 'r':
 			vo.reference = optarg;
 			break;
-		case 's':
+		case 'S':
 			vo.state = optarg;
 			break;
 		case 't':
@@ -569,7 +569,7 @@ main(int argc, char *argv[])
 		}
 	}
 	if (optind < argc) {
-		warnx("%s: no file arguments (see -s, -m, -d)", argv[optind]);
+		warnx("%s: no file arguments (see -S, -m, -d)", argv[optind]);
 		usage(stderr);
 		return 2;
 	}

@@ -72,7 +72,7 @@ check "the version is in force from $CUT (data_to $(cat "$T/to"))" \
     test "$(cat "$T/to")" -eq 1420416000000
 
 cv-predict -P -m "$T/a.db" "$T/f.avro" |
-    cv-cat -f csv -c observed_at,model_version,gbm_value > "$T/v.csv"
+    cv-cat -f csv -C observed_at,model_version,gbm_value > "$T/v.csv"
 check "cv-predict -P: sales before $CUT valued by version 0, without trees" \
     test "$(awk -F, 'NR > 1 && $1 < "2015-01-05" && ($2 != 0 || $3 != "")' \
     "$T/v.csv" | wc -l)" -eq 0

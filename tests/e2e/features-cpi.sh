@@ -78,11 +78,11 @@ cv-features "$T/cpi.avro" "$T/vol.avro" "$T/veh.avro" > "$T/f.avro" \
     2> "$T/err"
 check "cv-features: status 0, nothing on stderr" \
     test $? -eq 0 -a ! -s "$T/err"
-cv-cat -f csv -c $COLS "$T/f.avro" > "$T/f.csv"
+cv-cat -f csv -C $COLS "$T/f.avro" > "$T/f.csv"
 # The inputs in another order give the same records: the merge is in
 # event time.
 cv-features "$T/veh.avro" "$T/vol.avro" "$T/cpi.avro" |
-    cv-cat -f csv -c $COLS > "$T/f2.csv"
+    cv-cat -f csv -C $COLS > "$T/f2.csv"
 check "inputs in another order: same records" cmp -s "$T/f.csv" "$T/f2.csv"
 
 "$PY" - "$CPI" "$VOL" "$T/veh.csv" "$T/f.csv" <<'EOF' || exit 1

@@ -45,7 +45,7 @@ features() {
 }
 
 ## (a) A sale's own price, an index value: two segments, two makes.
-cv-sim -s 3 -N $N --makes 2 --models 1 --trims 1 --loans 5 \
+cv-sim --seed 3 -N $N --makes 2 --models 1 --trims 1 --loans 5 \
     -o "$T/sim.avro" && cv-cat -f csv "$T/sim.avro" > "$T/sim.csv" &&
     ingest "$T/sim.csv" "$T/a" && features "$T/a"
 check "cv-sim -N $N, 2 segments: Features of the stream" test $? -eq 0
@@ -153,7 +153,7 @@ for k in 1000 2500 $((N - 1)); do
 	    test $? -eq 0
 done
 if [ -f $D/auction_honda_odyssey_3500.csv ]; then
-	cv-ingest -S -e skip -M pipelines/maps/auction.map \
+	cv-ingest -O -e skip -M pipelines/maps/auction.map \
 	    -o "$T/sales.avro" $D/auction_honda_odyssey_3500.csv 2> /dev/null
 	cv-ingest -M pipelines/maps/fred.map -s source=bls.cpi.used.sa \
 	    -o "$T/cpi.avro" $D/CUSR0000SETA02_*.csv
@@ -209,7 +209,7 @@ v5,50,make@*"
 for order in "ix vx" "vx ix"; do
 	set -- $order
 	got=$(cv-features "$T/$1.avro" "$T/$2.avro" |
-	    cv-cat -f csv -c vehicle_id,mpi,mpi_level | awk -F, 'NR > 1 {
+	    cv-cat -f csv -C vehicle_id,mpi,mpi_level | awk -F, 'NR > 1 {
 		printf "%s,%s,%s\n", $1, $2 == "" ? "" : sprintf("%.9g", $2), $3
 	    }')
 	check "files $1 then $2: each vehicle sees only the values published \

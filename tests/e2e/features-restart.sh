@@ -1,12 +1,12 @@
 #!/bin/sh
-# features-restart: cv-features -s STATE over an input cut in pieces, one
+# features-restart: cv-features -S STATE over an input cut in pieces, one
 # run per piece with the same state file, writes the same records as one
-# run over the whole input (cv-features(1), -s), byte for byte as
+# run over the whole input (cv-features(1), -S), byte for byte as
 # `cv-cat -f csv`.  Inputs: a cv-sim stream (index values, sales, resales
 # and a loan book, interleaved) and the real auction sales with the used
 # car CPI and TOTALSA volumes.  Cuts at a third, a half, just after an
 # index value, between two index values of the same instant, at 0, and
-# in three pieces; also with other options (-d, -w, -n, -H, -c, -M).  A
+# in three pieces; also with other options (-D, -w, -n, -H, -m, -M).  A
 # restart with other options than the state was made with is refused.
 #
 # How the pieces are made: the Event streams go through `cv-cat -f csv`,
@@ -51,7 +51,7 @@ pieces() {
 			sed -n "$((from + 2)),$((cut + 1))p" "$csv" >> "$T/piece.csv"
 		fi
 		ingest "$T/piece.csv" "$T/piece" || return 1
-		cv-features -s "$T/state.db" "$@" "$T/piece.i.avro" \
+		cv-features -S "$T/state.db" "$@" "$T/piece.i.avro" \
 		    "$T/piece.v.avro" > "$T/r.$i.avro" || return 1
 		runs="$runs $T/r.$i.avro"
 		from=$cut
@@ -68,7 +68,7 @@ pos() {
 }
 
 ## A cv-sim stream: 5 makes, 60 segments, a loan book, resales.
-cv-sim -s 5 -N $N -o "$T/sim.avro" && events "$T/sim.csv" "$T/sim.avro"
+cv-sim --seed 5 -N $N -o "$T/sim.avro" && events "$T/sim.csv" "$T/sim.avro"
 check "cv-sim -N $N into CSV in event time" test $? -eq 0
 n=$(($(wc -l < "$T/sim.csv") - 1))
 whole "$T/sim.csv" sim
@@ -85,7 +85,7 @@ for k in $((n / 3)) $((n / 2)) "$ix" "$ixm" 0 "$((n / 4)) $((n * 3 / 5))"; do
 	pieces "$T/sim.csv" sim "$k"
 	check "cv-sim: cut at $k of $n: same records" test $? -eq 0
 done
-OPTS="-d 30 -w 12 -n 6 -H 1.5 -c 5 -M 200"
+OPTS="-D 30 -w 12 -n 6 -H 1.5 -m 5 -M 200"
 whole "$T/sim.csv" simo $OPTS
 for k in $((n / 2)) "$ixm"; do
 	pieces "$T/sim.csv" simo "$k" $OPTS
@@ -116,9 +116,9 @@ if [ -f $D/auction_toyota_camry_12k.csv ] &&
 		pieces "$T/real.csv" real "$k"
 		check "real data: cut at $k of $n: same records" test $? -eq 0
 	done
-	whole "$T/real.csv" realo -d 60 -w 12 -n 6 -M 50
-	pieces "$T/real.csv" realo "$cpi" -d 60 -w 12 -n 6 -M 50
-	check "real data with -d 60 -w 12 -n 6 -M 50: cut at $cpi: same" \
+	whole "$T/real.csv" realo -D 60 -w 12 -n 6 -M 50
+	pieces "$T/real.csv" realo "$cpi" -D 60 -w 12 -n 6 -M 50
+	check "real data with -D 60 -w 12 -n 6 -M 50: cut at $cpi: same" \
 	    test $? -eq 0
 else
 	echo "skip - no auction data in $D"
@@ -128,20 +128,20 @@ fi
 head -$((N / 10)) "$T/sim.csv" > "$T/part.csv"
 ingest "$T/part.csv" "$T/part"
 rm -f "$T/state.db"
-cv-features -d 90 -s "$T/state.db" "$T/part.i.avro" "$T/part.v.avro" \
+cv-features -D 90 -S "$T/state.db" "$T/part.i.avro" "$T/part.v.avro" \
     > /dev/null
-check "a run with -d 90 makes a state" test $? -eq 0 -a -s "$T/state.db"
+check "a run with -D 90 makes a state" test $? -eq 0 -a -s "$T/state.db"
 cp "$T/state.db" "$T/state.copy"
-cv-features -d 180 -s "$T/state.db" "$T/part.i.avro" "$T/part.v.avro" \
+cv-features -D 180 -S "$T/state.db" "$T/part.i.avro" "$T/part.v.avro" \
     > "$T/out" 2> "$T/err"
 st=$?
-check "restart with -d 180: status 1, no records" \
+check "restart with -D 180: status 1, no records" \
     test $st -eq 1 -a ! -s "$T/out"
-check "restart with -d 180: the message names the state file" \
+check "restart with -D 180: the message names the state file" \
     grep -q "^cv-features: $T/state.db: .*options" "$T/err"
-check "restart with -d 180: the state is left as it was" \
+check "restart with -D 180: the state is left as it was" \
     cmp -s "$T/state.db" "$T/state.copy"
-cv-features -w 12 -d 90 -s "$T/state.db" "$T/part.i.avro" \
+cv-features -w 12 -D 90 -S "$T/state.db" "$T/part.i.avro" \
     "$T/part.v.avro" > "$T/out" 2> "$T/err"
 check "restart with another -w: refused too" \
     test $? -eq 1 -a ! -s "$T/out"

@@ -7,10 +7,10 @@
 # normal tail), so about 2e-3 for the whole script; the seed is fixed,
 # so a pass or a failure is repeatable.
 #
-# The decay checks run with -d 0 (no forgetting): the fit then uses every
+# The decay checks run with -D 0 (no forgetting): the fit then uses every
 # earlier sale of the segment and its se is the plain OLS one.  With
 # forgetting, stat.h documents that the se is conservative by about
-# sqrt 2, so the 4-se check there (the default -d 180) is looser.
+# sqrt 2, so the 4-se check there (the default -D 180) is looser.
 #
 # Besides the truth, numpy redoes cv-features' own regressions from the
 # stream: (a) OLS of ln index on ln volume over the make's 36 months,
@@ -41,25 +41,25 @@ N=200000
 
 need_python numpy
 
-cv-sim -s "$SEED" -N $N --makes 2 --models 2 --trims 2 --loans 0 \
+cv-sim --seed "$SEED" -N $N --makes 2 --models 2 --trims 2 --loans 0 \
     -p "$T/p.json" -o "$T/s.avro"
 check "cv-sim -N $N, 2 makes x 2 models x 2 trims" test $? -eq 0
-cv-features -d 0 -w 36 -o "$T/f0.avro" "$T/s.avro" 2> "$T/err"
-check "cv-features -d 0 -w 36: status 0, nothing on stderr" \
+cv-features -D 0 -w 36 -o "$T/f0.avro" "$T/s.avro" 2> "$T/err"
+check "cv-features -D 0 -w 36: status 0, nothing on stderr" \
     test $? -eq 0 -a ! -s "$T/err"
 cv-features -o "$T/f180.avro" "$T/s.avro" 2> "$T/err"
-check "cv-features (-d 180 -w 24): status 0, nothing on stderr" \
+check "cv-features (-D 180 -w 24): status 0, nothing on stderr" \
     test $? -eq 0 -a ! -s "$T/err"
 
 I=IndexObs
 V=VehicleObs
-cv-cat -f csv -c type,$I.segment,$I.period,$I.published_at,$I.value,$I.volume,$V.segment,$V.observed_at,$V.model_year,$V.mileage_km,$V.condition,$V.price \
+cv-cat -f csv -C type,$I.segment,$I.period,$I.published_at,$I.value,$I.volume,$V.segment,$V.observed_at,$V.model_year,$V.mileage_km,$V.condition,$V.price \
     "$T/s.avro" > "$T/s.csv"
 FC=make,segment,observed_at,mpi_level,elasticity,elasticity_se,elasticity_n
 FC=$FC,decay_level,decay_rate,decay_rate_se,mileage_slope,mileage_slope_se
 FC=$FC,condition_coef,condition_coef_se,decay_n
-cv-cat -f csv -c $FC "$T/f0.avro" > "$T/f0.csv"
-cv-cat -f csv -c $FC "$T/f180.avro" > "$T/f180.csv"
+cv-cat -f csv -C $FC "$T/f0.avro" > "$T/f0.csv"
+cv-cat -f csv -C $FC "$T/f180.avro" > "$T/f180.csv"
 
 "$PY" - "$T/p.json" "$T/s.csv" "$T/f0.csv" "$T/f180.csv" <<'EOF' || exit 1
 import bisect, csv, datetime, json, math, sys
@@ -192,9 +192,9 @@ for s in p["segments"]:
            "sale, not the sale month's, moves the decay by %+.2f se"
            % (name, -shift))
     r = last180[seg]
-    within("with forgetting (-d 180): decay rate of " + seg,
+    within("with forgetting (-D 180): decay rate of " + seg,
            r["decay_rate"], r["decay_rate_se"], s["decay"] * AGE_SCALE)
-    within("with forgetting (-d 180): mileage slope of " + seg,
+    within("with forgetting (-D 180): mileage slope of " + seg,
            r["mileage_slope"], r["mileage_slope_se"], s["mileage_slope"])
 sys.exit(bad > 0)
 EOF

@@ -66,7 +66,7 @@ check "shuffle moved records" test "$moved" -gt 1000
 
 # segment_last_price is the price of one of the segment's sales at its
 # latest earlier instant, never of a sale of the same instant.
-cv-cat -f csv -c observed_at,segment,price,segment_last_price \
+cv-cat -f csv -C observed_at,segment,price,segment_last_price \
     "$T/orig.avro" | awk -F, 'NR > 1 {
 	k = $2
 	if ($1 != at[k]) {		# a new instant for the segment

@@ -96,12 +96,12 @@ w.close()
 PY
 cut=$(cat "$T/cut")
 { head -c "$cut" "$T/g.avro"; sleep 4; tail -c "+$((cut + 1))" "$T/g.avro"; } |
-    cv-predict -m "$T/m.db" | cv-cat -f csv -c gbm_value > "$T/trickle.csv" &
+    cv-predict -m "$T/m.db" | cv-cat -f csv -C gbm_value > "$T/trickle.csv" &
 sleep 2
 early=$(($(wc -l < "$T/trickle.csv") - 1))
 wait
 check "five records, then a pause: their five valuations out before it ends ($early)" \
     test "$early" -eq 5
-cv-predict -m "$T/m.db" "$T/f.avro" | cv-cat -f csv -c gbm_value > "$T/whole.csv"
+cv-predict -m "$T/m.db" "$T/f.avro" | cv-cat -f csv -C gbm_value > "$T/whole.csv"
 check "and then every record, valued as in one go ($(sed 1d "$T/whole.csv" | wc -l))" \
     cmp -s "$T/trickle.csv" "$T/whole.csv"

@@ -42,11 +42,11 @@ $PY tests/fixtures/gw-records.py Valuation "$T/in.avro" < "$T/in.jsonl"
 check "9 Valuation records written" test $? -eq 0 -a -s "$T/in.avro"
 C=vehicle_id,score_brand,score_holdings,score_cycle,score_volatility
 C=$C,score_interval,score_ltv,score,tier,level,grade,rate_adjust_bp
-cv-grade -r pipelines/segments.csv "$T/in.avro" | cv-cat -f csv -c $C \
+cv-grade -r pipelines/segments.csv "$T/in.avro" | cv-cat -f csv -C $C \
     > "$T/out.csv"
 check "cv-grade -r pipelines/segments.csv" test $? -eq 0 -a -s "$T/out.csv"
 cv-grade -c pipelines/grade.conf -r pipelines/segments.csv "$T/in.avro" |
-    cv-cat -f csv -c $C | cmp -s - "$T/out.csv"
+    cv-cat -f csv -C $C | cmp -s - "$T/out.csv"
 check "-c pipelines/grade.conf: the same records" test $? -eq 0
 
 check "toyota/camry/le, toyota/camry, vw/golf/gti: score_cycle 68.75" \

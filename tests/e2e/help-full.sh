@@ -1,6 +1,6 @@
 #!/bin/sh
 # help-full: what a program prints and exits on (-h, --help, cv-grade,
-# cv-quality and cv-warn -p, cv-cat -s) is checked for a write error like
+# cv-quality and cv-warn -p, cv-cat -W) is checked for a write error like
 # any output: into /dev/full it used to exit 0 with no message.  Each must exit 1
 # with "prog: stdout: No space left on device".  Every program in BIN.
 . tests/e2e/common.inc
@@ -11,7 +11,7 @@ for p in "$BIN"/cv-*; do
 	set -- "-h" "--help"
 	case $name in
 	cv-grade|cv-quality|cv-warn) set -- "$@" "-p" ;;
-	cv-cat) set -- "$@" "-s $F/gw-grade-rate.avro" ;;
+	cv-cat) set -- "$@" "-W $F/gw-grade-rate.avro" ;;
 	esac
 	for a in "$@"; do
 		# shellcheck disable=SC2086

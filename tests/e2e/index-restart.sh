@@ -17,7 +17,7 @@ trap 'rm -rf "$T"' EXIT INT TERM
 N=30000
 [ "${VALGRIND:-0}" = 1 ] && N=6000
 
-cv-sim -s 5 -N $N -o "$T/sim.avro" && cv-features -o "$T/f.avro" \
+cv-sim --seed 5 -N $N -o "$T/sim.avro" && cv-features -o "$T/f.avro" \
     "$T/sim.avro" || { echo "not ok - cv-sim | cv-features ran"; exit 1; }
 
 # pieces NAME "CUT..." [cv-index options]: run per piece with -S (or

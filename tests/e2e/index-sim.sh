@@ -31,12 +31,12 @@ trap 'rm -rf "$T"' EXIT INT TERM
 N=200000 NSMALL=30000
 [ "${VALGRIND:-0}" = 1 ] && N=30000 NSMALL=8000
 
-cv-sim -s 3 -N $N -p "$T/truth.json" -o "$T/sim.avro" &&
+cv-sim --seed 3 -N $N -p "$T/truth.json" -o "$T/sim.avro" &&
     cv-features -o "$T/f.avro" "$T/sim.avro" &&
     cv-index -n 20 -l make,model -o "$T/idx.avro" "$T/f.avro" ||
     { echo "not ok - cv-sim | cv-features | cv-index ran"; exit 1; }
 cv-cat -f csv "$T/idx.avro" > "$T/idx.csv"
-cv-cat -f csv -c type,IndexObs.segment,IndexObs.period,IndexObs.value \
+cv-cat -f csv -C type,IndexObs.segment,IndexObs.period,IndexObs.value \
     "$T/sim.avro" | awk -F, '$1 == "IndexObs"' > "$T/truth.csv"
 "$PY" - "$T/truth.csv" "$T/idx.csv" <<'EOF'
 import csv, math, sys
@@ -62,9 +62,9 @@ print(("ok" if 0.6 <= z2 <= 1.5 else "not ok") +
       " - its se is honest: mean z^2 between 0.6 and 1.5")
 EOF
 
-cv-sim -s 5 -N $NSMALL -o "$T/small.avro" &&
+cv-sim --seed 5 -N $NSMALL -o "$T/small.avro" &&
     cv-features -o "$T/fs.avro" "$T/small.avro" || exit 1
-cv-cat -f csv -c segment,region,observed_at,price,age_months,mileage_km,condition \
+cv-cat -f csv -C segment,region,observed_at,price,age_months,mileage_km,condition \
     "$T/fs.avro" > "$T/fs.csv"
 cv-index -n 20 -l market,make,model,trim "$T/fs.avro" | cv-cat -f csv \
     > "$T/is.csv"
@@ -75,11 +75,11 @@ cv-index -w -n 20 -l market,make "$T/fs.avro" | cv-cat -f csv > "$T/iw.csv"
     market,make week | sed 's/^\(not \)*ok - /&cv-sim, by week: /'
 
 D=pipelines/data
-cv-ingest -S -M pipelines/maps/auction.map -e skip -o "$T/ev.avro" \
+cv-ingest -O -M pipelines/maps/auction.map -e skip -o "$T/ev.avro" \
     $D/auction_toyota_camry_12k.csv $D/auction_honda_odyssey_3500.csv \
     2> /dev/null
 cv-features -o "$T/fa.avro" "$T/ev.avro" || exit 1
-cv-cat -f csv -c segment,region,observed_at,price,age_months,mileage_km,condition \
+cv-cat -f csv -C segment,region,observed_at,price,age_months,mileage_km,condition \
     "$T/fa.avro" > "$T/fa.csv"
 cv-index -R -n 20 -l market,make,model,trim "$T/fa.avro" | cv-cat -f csv \
     > "$T/ia.csv"

@@ -113,9 +113,9 @@ with open(sys.argv[1], "rb") as f:
     n = sum(1 for _ in avro.datafile.DataFileReader(f, avro.io.DatumReader()))
 sys.exit(n != 0)' "$T/empty.avro"
 
-# python3-avro writes Events with the schema cv-cat -s shows; cv-cat reads
+# python3-avro writes Events with the schema cv-cat -W shows; cv-cat reads
 # them back.
-cv-cat -s "$T/odyssey.avro" > "$T/event.avsc"
+cv-cat -W "$T/odyssey.avro" > "$T/event.avsc"
 "$PY" - "$T/event.avsc" "$T/py.avro" <<'EOF'
 import datetime, sys
 import avro.datafile, avro.io, avro.schema
@@ -140,7 +140,7 @@ with open(sys.argv[2], "wb") as f:
 EOF
 st=$?
 [ $st -eq 0 ] || echo "not ok - python3-avro writing Events ended $st"
-cv-cat -f csv -c type,VehicleObs.vehicle_id,VehicleObs.trim,VehicleObs.observed_at,VehicleObs.model_year,VehicleObs.mileage_km,VehicleObs.condition,VehicleObs.price,VehicleObs.loan_id,IndexObs.source,IndexObs.period,IndexObs.published_at,IndexObs.value \
+cv-cat -f csv -C type,VehicleObs.vehicle_id,VehicleObs.trim,VehicleObs.observed_at,VehicleObs.model_year,VehicleObs.mileage_km,VehicleObs.condition,VehicleObs.price,VehicleObs.loan_id,IndexObs.source,IndexObs.period,IndexObs.published_at,IndexObs.value \
     "$T/py.avro" > "$T/py.csv" 2>&1
 cat > "$T/want.csv" <<'EOF'
 type,VehicleObs.vehicle_id,VehicleObs.trim,VehicleObs.observed_at,VehicleObs.model_year,VehicleObs.mileage_km,VehicleObs.condition,VehicleObs.price,VehicleObs.loan_id,IndexObs.source,IndexObs.period,IndexObs.published_at,IndexObs.value

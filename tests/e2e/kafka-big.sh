@@ -27,7 +27,7 @@ N=1000000
 TO=
 command -v timeout > /dev/null 2>&1 && TO="timeout 600"
 
-cv-sim -N $N -s 3 -o "$T/big.avro"
+cv-sim -N $N --seed 3 -o "$T/big.avro"
 cv-cat -f csv "$T/big.avro" | sed 1d |
     awk -F, '{ print; if ($1 == "IndexObs") for (i = 1; i < 4; i++) print }' \
     > "$T/want"

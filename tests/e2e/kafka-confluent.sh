@@ -10,7 +10,7 @@
 #     message raw and checks byte 0 is 00, bytes 1..4 big-endian are the
 #     file's id for the schema the header "schema" names (the file parsed
 #     in python), and that the body decodes with python3-avro's
-#     BinaryDecoder to its last byte under the writer schema `cv-cat -s`
+#     BinaryDecoder to its last byte under the writer schema `cv-cat -W`
 #     prints of the file; the Features records it decoded, written by
 #     python3-avro to a container file, are as a multiset what
 #     `cv-cat -f csv` shows of cv-features' own file.
@@ -36,10 +36,10 @@ cat > "$T/ids" <<'EOF'
 7	Event	# the union cv-ingest and cv-sim write
 EOF
 
-cv-sim -N 1500 -s 5 -o "$T/sim.avro"
+cv-sim -N 1500 --seed 5 -o "$T/sim.avro"
 cv-features -o "$T/feat.avro" "$T/sim.avro"
-cv-cat -s "$T/feat.avro" > "$T/feat.avsc"
-cv-cat -s "$T/sim.avro" > "$T/sim.avsc"
+cv-cat -W "$T/feat.avro" > "$T/feat.avsc"
+cv-cat -W "$T/sim.avro" > "$T/sim.avsc"
 cv-cat -f csv "$T/feat.avro" > "$T/feat.csv"
 nfeat=$(($(wc -l < "$T/feat.csv") - 1))
 

@@ -38,7 +38,7 @@ for f in "$T"/piece.0?; do
 	cv-ingest -e skip -M $MAP -o "$f.avro" "$f.csv" 2> /dev/null
 done
 cv-cat -f csv "$T"/piece.0?.avro | sed 1d > "$T/all.csv"
-cv-ingest -S -e skip -M $MAP -o "$T/sorted.avro" "$DATA" 2> /dev/null
+cv-ingest -O -e skip -M $MAP -o "$T/sorted.avro" "$DATA" 2> /dev/null
 cv-cat -f csv "$T/sorted.avro" > "$T/sorted.csv"
 n=$(wc -l < "$T/all.csv")
 

@@ -18,7 +18,7 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/kafka-eos.XXXXXX")
 . tests/fixtures/kafka-lib.sh
 need_kcat
 
-cv-sim -N 3000 -s 5 -o "$T/sim.avro"
+cv-sim -N 3000 --seed 5 -o "$T/sim.avro"
 cv-cat -f csv "$T/sim.avro" | sed 1d > "$T/sim.csv"
 # Each IndexObs goes to every one of the 4 partitions.
 awk -F, '{ print; if ($1 == "IndexObs") for (i = 1; i < 4; i++) print }' \

@@ -30,7 +30,7 @@ start_broker B 2 conf,nan
 
 # a. The stopping record stays uncommitted.
 printf '7 cvpipe.Event\n' > "$T/ids"
-cv-sim -N 1500 -s 3 -o "$T/sim.avro"
+cv-sim -N 1500 --seed 3 -o "$T/sim.avro"
 cv-cat -b "$B" -T ${KT}conf -f avro --framing confluent \
     --schema-ids "$T/ids" "$T/sim.avro"
 $TO cv-cat -b "$B" -t ${KT}conf -G ${KT}all -E -f csv --schema-ids "$T/ids" |

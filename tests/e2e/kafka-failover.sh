@@ -40,7 +40,7 @@ fi
 N=6000
 W=40
 
-cv-sim -N $N -s 31 -o "$T/sim.avro"
+cv-sim -N $N --seed 31 -o "$T/sim.avro"
 cv-features "$T/sim.avro" | cv-cat -f csv | sed 1d > "$T/feat.want"
 nfeat=$(wc -l < "$T/feat.want")
 cv-cat -f csv "$T/sim.avro" | awk -F, '

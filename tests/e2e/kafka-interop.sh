@@ -29,7 +29,7 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/kafka-interop.XXXXXX")
 need_kcat
 need_python avro.io avro.schema confluent_kafka
 
-cv-sim -N 3000 -s 11 -o "$T/sim.avro"
+cv-sim -N 3000 --seed 11 -o "$T/sim.avro"
 cv-features -o "$T/feat.avro" "$T/sim.avro"
 cv-ingest -M tests/fixtures/kafka-index.map -o "$T/idx.avro" \
     tests/fixtures/kafka-index.csv

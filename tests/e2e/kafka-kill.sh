@@ -43,7 +43,7 @@ if [ "${VALGRIND:-0}" = 1 ]; then
 fi
 N=6000
 
-cv-sim -N $N -s 23 -o "$T/sim.avro"
+cv-sim -N $N --seed 23 -o "$T/sim.avro"
 cv-features "$T/sim.avro" > "$T/feat.avro"
 cv-cat -f csv "$T/feat.avro" | sed 1d > "$T/feat.want"
 cv-predict "$T/feat.avro" | cv-grade | cv-warn -L | cv-cat -f csv | sed 1d \

@@ -1,6 +1,6 @@
 #!/bin/sh
 # kafka-replay: --from, --until and -E on a Kafka broker of the test's own
-# (scripts/kafka), the Odyssey auction sales (cv-ingest -S: in event
+# (scripts/kafka), the Odyssey auction sales (cv-ingest -O: in event
 # time) on 4 partitions keyed by segment.
 #
 #   - --from 2015-03-01: each partition's first fetch (librdkafka's
@@ -22,7 +22,7 @@ DATA=pipelines/data/auction_honda_odyssey_3500.csv
 [ -f "$DATA" ] || { echo "skip: $DATA absent"; exit 77; }
 start_broker B 4 ts
 
-cv-ingest -S -e skip -M pipelines/maps/auction.map -o "$T/in.avro" "$DATA" \
+cv-ingest -O -e skip -M pipelines/maps/auction.map -o "$T/in.avro" "$DATA" \
     2> /dev/null
 cv-cat -b "$B" -T ${KT}ts -f avro "$T/in.avro"
 cv-cat -f csv "$T/in.avro" > "$T/in.csv"

@@ -5,7 +5,7 @@
 # KAFKA_BROKERS names: topics ev1, sim1, ... of 1 partition and ev4, sim4,
 # ... of 4; tests/fixtures/kafka-lib.sh).
 #
-#   - An Event stream (the Odyssey auction sales, cv-ingest -S) written to
+#   - An Event stream (the Odyssey auction sales, cv-ingest -O) written to
 #     a topic with `cv-cat -T` and read back with `cv-cat -t -E -f avro`:
 #     the same records as the file (`cv-cat -f csv`), in the same order on
 #     1 partition, as a multiset on 4; a cv-sim stream with index values the
@@ -15,7 +15,7 @@
 #     as CSV, on 1 partition; on 4 partitions the consumer merges the
 #     partitions in event time, and the records are the file's as a
 #     multiset (the copies of each index value counting once).  -l with
-#     -t (no -s) is refused: topics are merged, not held.  Scaled out:
+#     -t (no -S) is refused: topics are merged, not held.  Scaled out:
 #     kafka-scaleout.sh.
 #   - A copy from topic to topic (`cv-cat -t sim -E -f avro -T copy`) holds
 #     each record of the source topic once: an IndexObs once per partition.
@@ -32,10 +32,10 @@ DATA=pipelines/data/auction_honda_odyssey_3500.csv
 
 # The inputs: the auction sales (four rows have placeholder odometers and
 # are rejected: status 1), and a cv-sim stream with index values.
-cv-ingest -S -e skip -M pipelines/maps/auction.map -o "$T/odc.avro" \
+cv-ingest -O -e skip -M pipelines/maps/auction.map -o "$T/odc.avro" \
     "$DATA" 2> "$T/ingest.err"
 cv-cat -f csv "$T/odc.avro" > "$T/odc.csv"
-cv-sim -N 4000 -s 7 -o "$T/sim.avro"
+cv-sim -N 4000 --seed 7 -o "$T/sim.avro"
 cv-cat -f csv "$T/sim.avro" > "$T/sim.csv"
 cv-features "$T/sim.avro" | cv-cat -f csv > "$T/feat.want"
 nodc=$(($(wc -l < "$T/odc.csv") - 1))
@@ -101,7 +101,7 @@ checkx "4 partitions merged in event time: cv-features equals the file as a mult
     '[ $sf4 -eq 0 ] && msets_equal "$T/feat4.csv" "$T/feat.want"'
 cv-features -b "$B4" -t ${KT}sim4 -E -l 60 -o "$T/f4l.avro" 2> "$T/f4l.err"
 sf4l=$?
-checkx "-l with -t and no -s: refused (status $sf4l)" \
+checkx "-l with -t and no -S: refused (status $sf4l)" \
     '[ $sf4l -eq 2 ] && grep -q "^cv-features: -l: not with -t" "$T/f4l.err"'
 
 # 3. Topic to topic.

@@ -48,7 +48,7 @@ N=6000
 # a run wait this out once.
 FEAT_IDLE="--idle 10"
 
-cv-sim -N $N -s 11 -o "$T/sim.avro"
+cv-sim -N $N --seed 11 -o "$T/sim.avro"
 cv-features "$T/sim.avro" > "$T/feat.avro" &&
     cv-cat -f csv "$T/feat.avro" > "$T/feat.want" &&
     cv-predict "$T/feat.avro" | cv-grade -v 2> "$T/grade.v" |

@@ -1,5 +1,5 @@
 #!/bin/sh
-# kafka-state: a stateful stage with a state file (-s / -S) over topics,
+# kafka-state: a stateful stage with a state file (-S) over topics,
 # killed with SIGKILL again and again at random moments and restarted,
 # ends with the state file and the output of one run that was never
 # killed (README, Kafka: state that survives a crash).  On Apache Kafka.
@@ -10,7 +10,7 @@
 # each partition from the state's position, and what it reads again up to
 # the group's committed offsets is replayed (state only, no output).
 #
-#   - cv-features -s -l 86400 --eos over a cv-sim stream on four partitions:
+#   - cv-features -S -l 86400 --eos over a cv-sim stream on four partitions:
 #     records are held a day of event time to be put in order, so a
 #     kill always finds some held (they are in the state file, not lost:
 #     before, they were acknowledged when held and lost with the process).
@@ -48,7 +48,7 @@ SLOW_grade=$SLOW_features WAIT_grade=0.05 HOLD_grade=1
 SLOW_warn=$SLOW_features WAIT_warn=0.05 HOLD_warn=1
 SLOW_index=$SLOW_features WAIT_index=0.05 HOLD_index=1
 
-cv-sim -N $N -s 41 -o "$T/sim.avro"
+cv-sim -N $N --seed 41 -o "$T/sim.avro"
 cv-features -l 86400 "$T/sim.avro" > "$T/feat.avro"
 cv-predict "$T/feat.avro" > "$T/val.avro"
 cv-grade "$T/val.avro" > "$T/graded.avro"
@@ -68,7 +68,7 @@ cv-cat -b "$B" -T "${KT}feat" -f avro "$T/feat.avro"
 # in $T/NAME.RUN.pid
 stage() {
 	case $1 in
-	features) in=sim out=feat args="-s $T/features.$2.db -l 86400 --eos" ;;
+	features) in=sim out=feat args="-S $T/features.$2.db -l 86400 --eos" ;;
 	grade) in=val out=graded args="-S $T/grade.$2.db" ;;
 	warn) in=graded out=warn args="-S $T/warn.$2.db --eos" ;;
 	index) in=feat out=index args="-S $T/index.$2.db -n 20 --eos" ;;

@@ -19,7 +19,7 @@ MAP="-m vehicle_id=VIN -m model_year=YEAR -m make=MAKE -m model=MODEL
 
 python3 $F gen 4 > "$T/s.csv" &&
     cv-ingest $MAP -o "$T/s.avro" "$T/s.csv" &&
-    cv-features -s "$T/state.db" -o "$T/f.avro" "$T/s.avro" &&
+    cv-features -S "$T/state.db" -o "$T/f.avro" "$T/s.avro" &&
     cv-cat -f json "$T/f.avro" > "$T/f.json"
 check "a simulated market of 7,600 sales through cv-features" test $? -eq 0
 python3 $F check "$T/s.csv" "$T/f.json" 250
@@ -33,8 +33,8 @@ for when in 2015-01-08T00:00:00Z 2025-01-06T00:00:00Z; do
 	} > "$T/later.csv"
 	cp "$T/state.db" "$T/later.db"
 	cv-ingest $MAP -o "$T/later.avro" "$T/later.csv" &&
-	    cv-features -s "$T/later.db" "$T/later.avro" |
-	    cv-cat -f csv -c pooled_value,pooled_sd,stale_days | sed 1d
+	    cv-features -S "$T/later.db" "$T/later.avro" |
+	    cv-cat -f csv -C pooled_value,pooled_sd,stale_days | sed 1d
 done > "$T/later.out"
 check "valued a day and ten years on: two rows" test \
     "$(wc -l < "$T/later.out")" -eq 2

@@ -100,7 +100,7 @@ N=200000 TOL=0.15
 need_python numpy
 
 for n in 10 05; do
-	cv-sim -s "$SEED" -N $N -n 0.$n --loans 0 -p "$T/p$n.json" \
+	cv-sim --seed "$SEED" -N $N -n 0.$n --loans 0 -p "$T/p$n.json" \
 	    -o "$T/s$n.avro"
 	check "cv-sim -N $N -n 0.$n --loans 0" test $? -eq 0
 	# The hedonic path this test's bounds are worked out for: without
@@ -117,7 +117,7 @@ check "cv-predict -i 0.8: status 0, nothing on stderr" \
     test $? -eq 0 -a ! -s "$T/err"
 
 # The first sale of the second half; the stream is in event time.
-cv-cat -f csv -c VehicleObs.observed_at "$T/s10.avro" |
+cv-cat -f csv -C VehicleObs.observed_at "$T/s10.avro" |
     awk 'NR > 1 && $0 != ""' > "$T/times"
 U=$(sed -n "$(($(wc -l < "$T/times") / 2 + 1))p" "$T/times")
 cv-train -m "$T/m.db" -u "$U" "$T/f10.avro" 2> "$T/err"
@@ -132,10 +132,10 @@ V=$V,model_version
 C=$V,segment,value_next,age_months,mileage_km,decay_rate,decay_rate_se
 C=$C,mileage_slope,decay_sigma,price_level_lse,mpi,prev_value,prev_mpi
 C=$C,segment_last_price,segment_last_mpi,naive_value,index_value
-cv-cat -f csv -c $C "$T/v10.avro" > "$T/v10.csv" &&
-    cv-cat -f csv -c $V "$T/v05.avro" > "$T/v05.csv" &&
-    cv-cat -f csv -c $V "$T/v8.avro" > "$T/v8.csv" &&
-    cv-cat -f csv -c $V "$T/vp.avro" > "$T/vp.csv"
+cv-cat -f csv -C $C "$T/v10.avro" > "$T/v10.csv" &&
+    cv-cat -f csv -C $V "$T/v05.avro" > "$T/v05.csv" &&
+    cv-cat -f csv -C $V "$T/v8.avro" > "$T/v8.csv" &&
+    cv-cat -f csv -C $V "$T/vp.avro" > "$T/vp.csv"
 check "cv-cat the valuations" test $? -eq 0
 
 "$PY" - "$T" "$U" $TOL <<'EOF' || exit 1

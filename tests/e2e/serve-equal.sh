@@ -1,7 +1,7 @@
 #!/bin/sh
 # serve-equal: the page and the pipeline never disagree.  Each vehicle
 # posted to cv-serve's /v1/value is also made a record by cv-ingest and
-# run through cv-features -s (a copy of the same state) | cv-predict -m
+# run through cv-features -S (a copy of the same state) | cv-predict -m
 # (the same store) | cv-grade | cv-warn (the same settings); the answer's
 # record must equal the pipeline's, field for field (cv-cat -f json), and
 # a vehicle the pipeline rejects must be refused with the same reason.
@@ -18,7 +18,7 @@ check "the world made" test $? -eq 0
 serve_start
 check "cv-serve up" test $? -eq 0
 # A VIN the state has seen (its last price is prev_value).
-VIN=$(cv-cat -f csv -c VehicleObs.vehicle_id "$T/sales.avro" | sed -n 5000p)
+VIN=$(cv-cat -f csv -C VehicleObs.vehicle_id "$T/sales.avro" | sed -n 5000p)
 
 cat > "$T/vehicles" <<JSON
 camry, every field|{"make":"Toyota","model":"Camry","trim":"LE","model_year":2012,"mileage_km":80000,"condition":0.6,"region":"ca","vin":"4T1BF1FK4CU555242","loan_id":"L-1","loan_balance":9000,"date":"2026-12-01T00:00:00Z"}
@@ -50,7 +50,7 @@ while IFS="|" read -r what req; do
 	    -m model_year=model_year -m mileage_km=mileage_km \
 	    -m condition=condition -m region=region -m loan_id=loan_id \
 	    -m loan_balance=loan_balance "$T/in.json" |
-	    cv-features -s "$T/copy.db" | cv-predict -m "$T/models.db" |
+	    cv-features -S "$T/copy.db" | cv-predict -m "$T/models.db" |
 	    cv-grade $GRADE | cv-warn $WARN | cv-cat -f json > "$T/pipe.json"
 	st=$(post "$req")
 	check "$what: valued (200) by both" test "$st" = 200 -a -s "$T/pipe.json"
@@ -82,8 +82,8 @@ echo "$R" | sed 's/^{/{"vin":"-","region":"*",/' > "$T/in.json"
 cp "$T/state.db" "$T/copy.db"
 cv-ingest -f json -s source=cv-serve -s currency=USD -m vehicle_id=vin \
     -m observed_at=date -m make=make -m model=model -m model_year=model_year \
-    -m region=region "$T/in.json" | cv-features -s "$T/copy.db" |
-    cv-predict -m "$T/models.db" | cv-cat -f csv -c value,value_lo,value_hi |
+    -m region=region "$T/in.json" | cv-features -S "$T/copy.db" |
+    cv-predict -m "$T/models.db" | cv-cat -f csv -C value,value_lo,value_hi |
     sed 1d > "$T/stale.csv"
 st=$(post "$R")
 check "eleven years stale: valued by both, the same value and interval" \

@@ -19,7 +19,7 @@ T=$TMPDIR
 MAP=pipelines/maps/auction.map
 
 # The inputs of each stage, from one simulated market.
-cv-sim -N 40000 -S 40 --loans 200 -o "$T/events.avro" 2> "$T/err" &&
+cv-sim -N 40000 --segments 40 --loans 200 -o "$T/events.avro" 2> "$T/err" &&
     cv-features -o "$T/features.avro" "$T/events.avro" &&
     cv-predict -o "$T/valuation.avro" "$T/features.avro" &&
     cv-grade -o "$T/graded.avro" "$T/valuation.avro" &&

@@ -34,10 +34,10 @@ check "-h: status 0, usage and options on stdout, nothing on stderr" \
     test $st -eq 0 -a ! -s "$T/err"
 check "-h: usage line first" sh -c "head -1 '$T/out' | grep -q '^usage: cv-sim '"
 check "-h: one line per option" sh -c "
-	for o in -N -n -o -p -S -s -v -h --condition-coef --decay --drift \
+	for o in -N -n -o -p -v -h --condition-coef --decay --drift \
 	    --elasticity --index-noise --loans --makes --make-volatility \
-	    --mileage-slope --models --months --resale --shock --start \
-	    --trims --volatility; do
+	    --mileage-slope --models --months --resale --seed --segments \
+	    --shock --start --trims --volatility; do
 		grep -q \"^ *\$o[ ,]\" '$T/out' || exit 1
 	done"
 
@@ -54,10 +54,10 @@ st=$?
 check "-N smaller than the index and loan records: status 2" \
     sh -c "test $st -eq 2 && grep -q '^cv-sim: -N 100: ' '$T/err'"
 
-"$SIM" -s 7 -N 5000 > "$T/a.avro" && "$SIM" -s 7 -N 5000 -o "$T/b.avro"
+"$SIM" --seed 7 -N 5000 > "$T/a.avro" && "$SIM" --seed 7 -N 5000 -o "$T/b.avro"
 check "same seed: byte-identical output (stdout and -o)" \
     cmp -s "$T/a.avro" "$T/b.avro"
-"$SIM" -s 8 -N 5000 > "$T/c.avro"
+"$SIM" --seed 8 -N 5000 > "$T/c.avro"
 check "different seed: different output" \
     sh -c "! cmp -s '$T/a.avro' '$T/c.avro'"
 
@@ -90,8 +90,8 @@ if ! "$PY" -c 'import avro.datafile, avro.io, numpy' 2> /dev/null; then
 	exit $failed
 fi
 
-"$SIM" -s 3 -N $N -p "$T/p.json" -o "$T/s.avro" &&
-    "$SIM" -s 3 -N $N -S 7 --loans 0 -p "$T/p7.json" -o "$T/s7.avro"
+"$SIM" --seed 3 -N $N -p "$T/p.json" -o "$T/s.avro" &&
+    "$SIM" --seed 3 -N $N --segments 7 --loans 0 -p "$T/p7.json" -o "$T/s7.avro"
 check "runs with -p" test $? -eq 0
 
 "$PY" - "$T/s.avro" "$T/p.json" "$T/s7.avro" "$T/p7.json" $N <<'EOF' ||
@@ -231,14 +231,14 @@ sd = float(np.std(resid, ddof=4))
 report(abs(sd - p["noise"]) <= 4 * p["noise"] / math.sqrt(2 * len(y)),
        "log-price noise %.4f, true %.4f" % (sd, p["noise"]))
 
-# -S 7 --loans 0: seven trim segments dealt over the makes and models.
+# --segments 7 --loans 0: seven trim segments dealt over the makes and models.
 recs7 = read(stream7)
 p7 = json.load(open(params7))
 segs7 = sorted({r["segment"] for r in recs7 if "vehicle_id" in r})
 report(len(recs7) == n_want and len(p7["segments"]) == 7 and
        segs7 == sorted(s["segment"] for s in p7["segments"]) and
        not any(r.get("loan_id") for r in recs7 if "vehicle_id" in r),
-       "-S 7 --loans 0: %d segments, no loans" % len(segs7))
+       "--segments 7 --loans 0: %d segments, no loans" % len(segs7))
 sys.exit(bad > 0)
 EOF
 	failed=1

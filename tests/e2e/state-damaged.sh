@@ -49,7 +49,7 @@ expect() {
 	fi
 }
 
-# cv-features: the first half of a market with -s, then the second half.
+# cv-features: the first half of a market with -S, then the second half.
 cv-sim -N 20000 -o "$T/ev.avro" || exit 1
 "$PY" - "$T/ev.avro" "$T/ev1.avro" "$T/ev2.avro" <<'EOF'
 import sys, avro.datafile, avro.io

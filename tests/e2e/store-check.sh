@@ -107,6 +107,6 @@ check "warning: select light, count(*) from warning group by 1" \
     "|750 GREEN|750 RED|750 YELLOW|750 "
 
 # Features: dozens of nullable doubles, NaN, timestamps.
-cv-sim -N "$N" --loans 20 -s 7 | cv-features > "$T/features.avro"
+cv-sim -N "$N" --loans 20 --seed 7 | cv-features > "$T/features.avro"
 nf=$(cv-cat -f csv "$T/features.avro" | sed 1d | wc -l)
 roundtrip features "$T/features.avro" features "$nf"

@@ -39,7 +39,7 @@ for r in sqlite3.connect(sys.argv[1]).execute(
     print(r)' "$1"
 }
 
-cv-sim -N "$N" --loans 50 -s 3 > "$T/ev.avro"
+cv-sim -N "$N" --loans 50 --seed 3 > "$T/ev.avro"
 cv-store -d "$T/ref.db" "$T/ev.avro"
 rows "$T/ref.db" > "$T/ref"
 

@@ -8,9 +8,9 @@ set -u
 T=$(mktemp -d "${TMPDIR:-/tmp}/store-idle.XXXXXX")
 trap 'rm -rf "$T"' EXIT INT TERM
 
-cv-ingest -S -M pipelines/maps/auction.map -e skip -o "$T/ev.avro" \
+cv-ingest -O -M pipelines/maps/auction.map -e skip -o "$T/ev.avro" \
     pipelines/data/auction_honda_odyssey_3500.csv 2> /dev/null
-n=$(cv-cat -f csv -c type "$T/ev.avro" | sed 1d | wc -l)
+n=$(cv-cat -f csv -C type "$T/ev.avro" | sed 1d | wc -l)
 # This script holds the pipe open (fd 3) until it has looked, up to 20 s.
 mkfifo "$T/fifo"
 cv-store -d "$T/s.db" -n ev < "$T/fifo" &

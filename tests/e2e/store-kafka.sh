@@ -26,9 +26,9 @@ for r in sqlite3.connect(sys.argv[1]).execute("SELECT * FROM event"):
 start_broker B 4 ev
 K="-b $B -X session.timeout.ms=6000 -X heartbeat.interval.ms=500"
 
-cv-sim -N 1000 --loans 10 -s 5 -o "$T/ev.avro"
-cv-sim -N 1000 --loans 10 -s 5 -b "$B" -T ${KT}ev
-ni=$(cv-cat -f csv -c type "$T/ev.avro" | grep -c IndexObs)
+cv-sim -N 1000 --loans 10 --seed 5 -o "$T/ev.avro"
+cv-sim -N 1000 --loans 10 --seed 5 -b "$B" -T ${KT}ev
+ni=$(cv-cat -f csv -C type "$T/ev.avro" | grep -c IndexObs)
 read=$((1000 + (P - 1) * ni))
 cv-store -d "$T/file.db" "$T/ev.avro"
 

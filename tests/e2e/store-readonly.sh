@@ -21,7 +21,7 @@ cp $F/train-features.avro "$D/f.avro"
 chmod 644 "$D/f.avro"
 cv-train -m "$D/ro/m.db" "$D/f.avro" || echo "not ok - cv-train"
 cp "$D/ro/m.db" "$D/copy.db"
-cv-predict -m "$D/copy.db" "$D/f.avro" | cv-cat -f csv -c value > "$D/want"
+cv-predict -m "$D/copy.db" "$D/f.avro" | cv-cat -f csv -C value > "$D/want"
 check "cv-train leaves no -wal or -shm file" \
     test ! -e "$D/ro/m.db-wal" -a ! -e "$D/ro/m.db-shm"
 chmod 555 "$D/ro"
@@ -29,7 +29,7 @@ chmod 555 "$D/ro"
 # shellcheck disable=SC2086
 $as "$BIN/cv-predict" -m "$D/ro/m.db" "$D/f.avro" > "$D/out.avro" 2> "$D/err"
 st=$?
-cv-cat -f csv -c value "$D/out.avro" > "$D/got"
+cv-cat -f csv -C value "$D/out.avro" > "$D/got"
 check "a WAL store in a read-only folder is read (status $st, $(wc -l < "$D/got") rows, stderr: $(head -c 200 "$D/err"))" \
     sh -c "[ $st = 0 ] && [ ! -s '$D/err' ] && [ -s '$D/want' ] && cmp -s '$D/want' '$D/got'"
 check "nothing made in the folder" \

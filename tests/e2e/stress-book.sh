@@ -19,11 +19,11 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/stress-book.XXXXXX")
 trap 'rm -rf "$T"' EXIT INT TERM
 D=pipelines/data M=pipelines/maps
 
-cv-ingest -S -M $M/auction.map -e skip -o "$T/sales.avro" \
+cv-ingest -O -M $M/auction.map -e skip -o "$T/sales.avro" \
     $D/auction_toyota_camry_12k.csv $D/auction_honda_odyssey_3500.csv 2>/dev/null
 cv-ingest -M $M/fred.map -s source=bls.cpi.used.sa -o "$T/cpi.avro" \
     $D/CUSR0000SETA02_*.csv &&
-    cv-ingest -S -M $M/loanbook.map -o "$T/book.avro" $D/loanbook.csv &&
+    cv-ingest -O -M $M/loanbook.map -o "$T/book.avro" $D/loanbook.csv &&
     cv-features -o "$T/f.avro" "$T/cpi.avro" "$T/sales.avro" \
     "$T/book.avro" &&
     pipelines/backtest.sh "$T/f.avro" "$T/models.db" - 2>/dev/null |
@@ -35,10 +35,10 @@ cv-stress --until 2015-07-01 -f csv -c pipelines/warn.conf $X \
     "$T/graded.avro" > "$T/stress.csv"
 cv-stress --until 2015-07-01 -f csv -p -c pipelines/warn.conf \
     "$T/graded.avro" > "$T/project.csv"
-cv-cat --until 2015-07-01 -f csv -c loan_id,segment,observed_at,loan_balance,value,value_next,decay_n,watchlist,grade,age_months,decay_rate,mpi_ret_3m \
+cv-cat --until 2015-07-01 -f csv -C loan_id,segment,observed_at,loan_balance,value,value_next,decay_n,watchlist,grade,age_months,decay_rate,mpi_ret_3m \
     "$T/graded.avro" > "$T/in.csv"
 cv-warn -L -c pipelines/warn.conf --until 2015-07-01 "$T/graded.avro" |
-    cv-cat -f csv -c loan_id,observed_at,light,message > "$T/warn.csv"
+    cv-cat -f csv -C loan_id,observed_at,light,message > "$T/warn.csv"
 "$PY" - "$T/in.csv" "$T/stress.csv" "$T/project.csv" "$T/warn.csv" <<'PYEOF'
 import csv, datetime, math, sys
 rows = list(csv.DictReader(open(sys.argv[1])))

@@ -59,13 +59,13 @@ EOF
 
 # versions_in FILE: the model_version of each Valuation record, in order
 versions_in() {
-	cv-cat -f csv -c model_version "$1" | sed 1d | tr '\n' ' ' |
+	cv-cat -f csv -C model_version "$1" | sed 1d | tr '\n' ' ' |
 	    sed 's/ $//'
 }
 
 # distinct_versions FILE: the model_versions that occur
 distinct_versions() {
-	cv-cat -f csv -c model_version "$1" | sed 1d | sort -u | tr '\n' ' ' |
+	cv-cat -f csv -C model_version "$1" | sed 1d | sort -u | tr '\n' ' ' |
 	    sed 's/ $//'
 }
 
@@ -96,8 +96,8 @@ check "cv-train: version 1, status 0, nothing on stderr" \
     test $? -eq 0 -a ! -s "$T/err"
 cv-predict -m "$T/a.db" -o "$T/a1.avro" "$T/f.avro"
 check "cv-predict with version 1 alone: status 0" test $? -eq 0
-cv-train -f 2020-03-01 -m "$T/a.db" "$T/f.avro" 2> "$T/err"
-check "cv-train -f 2020-03-01: version 2, status 0, nothing on stderr" \
+cv-train -a 2020-03-01 -m "$T/a.db" "$T/f.avro" 2> "$T/err"
+check "cv-train -a 2020-03-01: version 2, status 0, nothing on stderr" \
     test $? -eq 0 -a ! -s "$T/err"
 after=$("$PY" -c 'import time; print(int(time.time() * 1000))')
 got=$(sql "$T/a.db" 'select version from versions order by version' |
@@ -118,9 +118,9 @@ st=$?
 got=$(distinct_versions "$T/v1.avro")
 check "cv-predict -V 1: model_version 1 ($got), status $st" \
     test "$got" = 1 -a $st -eq 0
-cv-cat -f csv -c vehicle_id,value,value_lo,value_hi "$T/a1.avro" > "$T/a1.csv"
-cv-cat -f csv -c vehicle_id,value,value_lo,value_hi "$T/v1.avro" > "$T/v1.csv"
-cv-cat -f csv -c vehicle_id,value,value_lo,value_hi "$T/a.avro" > "$T/a.csv"
+cv-cat -f csv -C vehicle_id,value,value_lo,value_hi "$T/a1.avro" > "$T/a1.csv"
+cv-cat -f csv -C vehicle_id,value,value_lo,value_hi "$T/v1.avro" > "$T/v1.csv"
+cv-cat -f csv -C vehicle_id,value,value_lo,value_hi "$T/a.avro" > "$T/a.csv"
 cmp -s "$T/a1.csv" "$T/v1.csv" && ! cmp -s "$T/a1.csv" "$T/a.csv"
 check "cv-predict -V 1 values as before version 2 existed, version 2 otherwise" \
     test $? -eq 0
@@ -215,8 +215,8 @@ check "no rows: the messages" test $? -eq 0
 cv-train -m "$T/c.db" < /dev/null 2> "$T/err"
 refused "no rows (nothing on stdin)" $?
 
-cv-train -f 2021-01-01 -m "$T/c.db" "$T/f.avro" 2> "$T/err"
-refused "no rows in the window (-f after the data)" $?
+cv-train -a 2021-01-01 -m "$T/c.db" "$T/f.avro" 2> "$T/err"
+refused "no rows in the window (-a after the data)" $?
 
 # Seed singular, hedonic fine: the hedonic is written.
 cv-train -m "$T/c.db" "$T/s.avro" 2> "$T/err"

@@ -18,7 +18,7 @@ for f in schemas/*.avsc; do
 	echo "$i $(basename "$f" .avsc)"
 done > "$T/ids"
 
-$B/cv-sim -N 2000 -s 5 -o "$T/Event.avro"
+$B/cv-sim -N 2000 --seed 5 -o "$T/Event.avro"
 $B/cv-features "$T/Event.avro" > "$T/Features.avro"
 $B/cv-predict "$T/Features.avro" > "$T/Valuation.avro"
 $B/cv-grade "$T/Valuation.avro" > "$T/Graded.avro"
