@@ -38,9 +38,8 @@ done
 
 # One letter, one meaning, for the options many programs share: what a
 # letter takes (its argument's name in the usage: a format for a|b|c, a
-# setting for k=value; or "flag") must be the one below.  Today's
-# exceptions are listed: letters that mean something else in one
-# program, to be renamed some day, not to be copied.
+# setting for k=value; or "flag") must be the one below, in every
+# program that has the letter (issue 13: no exceptions).
 for p in "$BIN"/cv-*; do
 	name=$(basename "$p")
 	"$name" -h | awk 'NR == 1 { sub(/^usage: [^ ]* /, "") } /^  *-/ { exit }
@@ -58,17 +57,10 @@ BEGIN {
 	n = split("e on-error,o file,v flag,h flag,f format,d file," \
 	    "s key=value,S state,c config", c, ",")
 	for (i = 1; i <= n; i++) { split(c[i], w, " "); want[w[1]] = w[2] }
-	n = split("cv-train -f since,cv-features -d days,cv-cat -s flag," \
-	    "cv-index -s source,cv-sim -s seed,cv-features -s state," \
-	    "cv-ingest -S flag,cv-sim -S segments,cv-cat -c columns," \
-	    "cv-score -c columns,cv-quality -c column," \
-	    "cv-features -c min-comps,cv-train -c min-class," \
-	    "cv-serve -s state,cv-serve -d db", x, ",")
-	for (i = 1; i <= n; i++) { split(x[i], w, " "); known[w[1] w[2]] = w[3] }
 }
 !($2 in want) { next }
 { seen[$2]++ }
-$3 != want[$2] && known[$1 "-" $2] != $3 {
+$3 != want[$2] {
 	printf "not ok - %s -%s is %s: everywhere else -%s is %s\n", $1, $2,
 	    $3, $2, want[$2]
 	bad[$2]++
@@ -76,6 +68,6 @@ $3 != want[$2] && known[$1 "-" $2] != $3 {
 END {
 	for (l in want)
 		if (!(l in bad))
-			printf "ok - -%s means %s in the %d programs with it " \
-			    "(the listed exceptions aside)\n", l, want[l], seen[l]
+			printf "ok - -%s means %s in the %d programs with it\n",
+			    l, want[l], seen[l]
 }' "$T/letters"
