@@ -52,6 +52,7 @@ raw_value(struct ingest *g, size_t i)
 	char *e;
 
 	buf_clear(&g->scratch);
+	buf_add(&g->scratch, "", 0);	/* text even when nothing is added */
 	if (m->constant != NULL) {
 		for (src = m->constant; *src; src++) {
 			if (src[0] == '%' && src[1] == 'f') {
