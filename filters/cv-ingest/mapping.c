@@ -198,13 +198,11 @@ mapping_setting(struct ingest *g, const char *s, const char *where,
 			rc = set_attribute(g, &g->map[i], &g->defs[i], dot + 1,
 			    eq + 1, s, where, why);
 		else {
+			/* A field is fed by a column or a constant, not both. */
 			m = &g->map[i];
 			replace(constant ? &m->constant : &m->column, eq + 1);
 			free(constant ? m->column : m->constant);
-			if (constant)
-				m->column = NULL;
-			else
-				m->constant = NULL;
+			*(constant ? &m->column : &m->constant) = NULL;
 		}
 	}
 	free(key);

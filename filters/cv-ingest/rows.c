@@ -17,13 +17,6 @@
 #include "lib/view.h"
 #include "ingest.h"
 
-static void
-replace(char **slot, const char *v)
-{
-	free(*slot);
-	*slot = estrdup(v);
-}
-
 static int
 is_missing(const struct fmap *m, const char *v)
 {
@@ -296,7 +289,7 @@ rows_ingest(struct ingest *g)
 	int64_t l[MAX_FIELDS];
 	int has[MAX_FIELDS];
 	char *str[MAX_FIELDS];
-	const char *s;
+	const char *s, *kind;
 	struct buf key = { 0 };
 	size_t i;
 	int bad = 0, idx, y;	/* bad: -1 once the row is rejected */
@@ -343,9 +336,12 @@ rows_ingest(struct ingest *g)
 			for (y = 0; str[i][y]; y++)
 				str[i][y] = (char)tolower(
 				    (unsigned char)str[i][y]);
-			if (g->map[i].kinds != NULL)
-				replace(&str[i], kinds_of(g->map[i].kinds,
-				    str[i]));
+			if (g->map[i].kinds != NULL) {
+				/* The kind's name, not the text it was found in. */
+				kind = kinds_of(g->map[i].kinds, str[i]);
+				free(str[i]);
+				str[i] = estrdup(kind);
+			}
 			break;
 		default:
 			bad = convert(g, i, s, &d[i], &l[i]);
