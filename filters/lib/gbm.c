@@ -32,8 +32,15 @@ static const char *const params[][2] = {
 };
 #define GBM_ROUNDS	150
 
+/*
+ * A model, and the proxy its rows are handed in by: prediction in place
+ * makes no DMatrix a call (each reads the cgroup's CPU quota from /sys
+ * and starts OpenMP's team, most of a served request's XGBoost time).
+ * So one thread at a time per model.
+ */
 struct gbm {
 	BoosterHandle	 booster;
+	DMatrixHandle	 proxy;
 };
 
 const struct field gbm_fields[GBM_NFIELDS] = {
@@ -149,7 +156,8 @@ gbm_load(const unsigned char *bytes, size_t len, char *err, size_t errlen)
 	}
 	if (XGBoosterLoadModelFromBuffer(g->booster, bytes,
 	    (bst_ulong)len) != 0 ||
-	    XGBoosterSetParam(g->booster, "nthread", "1") != 0) {
+	    XGBoosterSetParam(g->booster, "nthread", "1") != 0 ||
+	    XGProxyDMatrixCreate(&g->proxy) != 0) {
 		failed(err, errlen, "loading the model");
 		gbm_free(g);
 		return NULL;
@@ -161,26 +169,35 @@ int
 gbm_predict(struct gbm *g, const float *x, const float *margin, size_t n,
     double *out, char *err, size_t errlen)
 {
-	DMatrixHandle d;
+	/* The rows as NumPy's __array_interface__, where they are. */
+	char rows[160];
+	const bst_ulong *shape;
+	bst_ulong dim;
 	const float *res;
-	bst_ulong outlen;
 	size_t i;
 
-	if (matrix(x, margin, NULL, n, &d, err, errlen) < 0)
-		return -1;
-	if (XGBoosterPredict(g->booster, d, 0, 0, 0, &outlen, &res) != 0) {
-		XGDMatrixFree(d);
+	if (n == 0)
+		return 0;
+	snprintf(rows, sizeof(rows), "{\"data\": [%llu, true], \"shape\": "
+	    "[%zu, %d], \"typestr\": \"<f4\", \"version\": 3}",
+	    (unsigned long long)(uintptr_t)x, n, GBM_NTERMS);
+	/* The rows first: the margin's length is checked against them. */
+	if (XGProxyDMatrixSetDataDense(g->proxy, rows) != 0 ||
+	    XGDMatrixSetFloatInfo(g->proxy, "base_margin", margin,
+	    (bst_ulong)n) != 0)
 		return failed(err, errlen, "prediction");
-	}
-	if (outlen != n) {
-		XGDMatrixFree(d);
+	if (XGBoosterPredictFromDense(g->booster, rows, "{\"type\": 0, "
+	    "\"training\": false, \"iteration_begin\": 0, "
+	    "\"iteration_end\": 0, \"strict_shape\": false, \"cache_id\": 0, "
+	    "\"missing\": NaN}", g->proxy, &shape, &dim, &res) != 0)
+		return failed(err, errlen, "prediction");
+	if (dim != 1 || shape[0] != n) {
 		snprintf(err, errlen, "XGBoost: %llu predictions for %zu "
-		    "rows", (unsigned long long)outlen, n);
+		    "rows", (unsigned long long)shape[0], n);
 		return -1;
 	}
 	for (i = 0; i < n; i++)
 		out[i] = res[i];
-	XGDMatrixFree(d);
 	return 0;
 }
 
@@ -190,5 +207,7 @@ gbm_free(struct gbm *g)
 	if (g == NULL)
 		return;
 	XGBoosterFree(g->booster);
+	if (g->proxy != NULL)
+		XGDMatrixFree(g->proxy);
 	free(g);
 }
