@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -50,14 +51,15 @@ static const double buckets[] = { 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
 static const int codes[] = { 200, 400, 404, 405, 413, 422, 500, 503 };
 #define NCODES		(sizeof(codes) / sizeof(codes[0]))
 
-static struct {
+/* The counters, in memory every worker shares (the workers' sum). */
+static struct metrics {
 	atomic_ullong	 requests[R_COUNT][NCODES + 1];	/* last: other */
 	atomic_ullong	 le[R_COUNT][NBUCKETS];
 	atomic_ullong	 count[R_COUNT];
 	atomic_ullong	 usec[R_COUNT];	/* sum of latencies */
 	atomic_ullong	 errors[R_COUNT];
 	atomic_ullong	 timeouts;
-} m;
+} *m;
 
 /* The page's files, read at start. */
 static struct file {
@@ -83,7 +85,7 @@ static void
 usage(FILE *fp)
 {
 	fprintf(fp, "usage: cv-serve [-v] [-d file] [-g grade.conf] "
-	    "[-j threads] [-l addr:port] [-m models.db] [-P pagedir] "
+	    "[-j workers] [-l addr:port] [-m models.db] [-P pagedir] "
 	    "[-r segments.csv] [-S state] [-t seconds] [-w warn.conf]\n");
 }
 
@@ -96,7 +98,9 @@ help(void)
 	    "                       (make run: out/cvpipe.db)\n"
 	    "  -g, --grade-config F cv-grade's settings "
 	    "(pipelines/grade.conf)\n"
-	    "  -j, --threads N      threads answering requests (2)\n"
+	    "  -j, --workers N      processes answering requests, each with "
+	    "its own copy\n"
+	    "                       of the state and models (2)\n"
 	    "  -l, --listen A:P     address and port (127.0.0.1:8080)\n"
 	    "  -m, --models FILE    model store written by cv-train (latest "
 	    "version)\n"
@@ -149,14 +153,14 @@ count_request(enum route r, int status, double t0)
 
 	for (i = 0; i < NCODES && codes[i] != status; i++)
 		;
-	atomic_fetch_add(&m.requests[r][i], 1);
+	atomic_fetch_add(&m->requests[r][i], 1);
 	for (i = 0; i < NBUCKETS; i++)
 		if (dt <= buckets[i])
-			atomic_fetch_add(&m.le[r][i], 1);
-	atomic_fetch_add(&m.count[r], 1);
-	atomic_fetch_add(&m.usec[r], (unsigned long long)(dt * 1e6));
+			atomic_fetch_add(&m->le[r][i], 1);
+	atomic_fetch_add(&m->count[r], 1);
+	atomic_fetch_add(&m->usec[r], (unsigned long long)(dt * 1e6));
 	if (status >= 400)
-		atomic_fetch_add(&m.errors[r], 1);
+		atomic_fetch_add(&m->errors[r], 1);
 }
 
 /* Queue a response (taking text, malloc'd) and count it. */
@@ -217,44 +221,44 @@ metrics_text(size_t *len)
 	    "route and status.\n# TYPE cv_serve_requests_total counter\n");
 	for (r = 0; r < R_COUNT; r++)
 		for (i = 0; i <= NCODES; i++)
-			if (atomic_load(&m.requests[r][i]) > 0) {
+			if (atomic_load(&m->requests[r][i]) > 0) {
 				if (i < NCODES)
 					buf_addf(&b, "cv_serve_requests_total"
 					    "{route=\"%s\",code=\"%d\"} %llu\n",
 					    route_names[r], codes[i],
-					    atomic_load(&m.requests[r][i]));
+					    atomic_load(&m->requests[r][i]));
 				else
 					buf_addf(&b, "cv_serve_requests_total"
 					    "{route=\"%s\",code=\"other\"} "
 					    "%llu\n", route_names[r],
-					    atomic_load(&m.requests[r][i]));
+					    atomic_load(&m->requests[r][i]));
 			}
 	buf_addf(&b, "# HELP cv_serve_errors_total Requests answered with a "
 	    "4xx or 5xx status.\n# TYPE cv_serve_errors_total counter\n");
 	for (r = 0; r < R_COUNT; r++)
 		buf_addf(&b, "cv_serve_errors_total{route=\"%s\"} %llu\n",
-		    route_names[r], atomic_load(&m.errors[r]));
+		    route_names[r], atomic_load(&m->errors[r]));
 	buf_addf(&b, "# HELP cv_serve_request_seconds Time from a request's "
 	    "start to its response.\n# TYPE cv_serve_request_seconds "
 	    "histogram\n");
 	for (r = 0; r < R_COUNT; r++) {
-		if (atomic_load(&m.count[r]) == 0)
+		if (atomic_load(&m->count[r]) == 0)
 			continue;
 		for (i = 0; i < NBUCKETS; i++)
 			buf_addf(&b, "cv_serve_request_seconds_bucket{route="
 			    "\"%s\",le=\"%g\"} %llu\n", route_names[r],
-			    buckets[i], atomic_load(&m.le[r][i]));
+			    buckets[i], atomic_load(&m->le[r][i]));
 		buf_addf(&b, "cv_serve_request_seconds_bucket{route=\"%s\","
 		    "le=\"+Inf\"} %llu\n", route_names[r],
-		    atomic_load(&m.count[r]));
+		    atomic_load(&m->count[r]));
 		buf_addf(&b, "cv_serve_request_seconds_sum{route=\"%s\"} "
-		    "%.6f\n", route_names[r], atomic_load(&m.usec[r]) / 1e6);
+		    "%.6f\n", route_names[r], atomic_load(&m->usec[r]) / 1e6);
 		buf_addf(&b, "cv_serve_request_seconds_count{route=\"%s\"} "
-		    "%llu\n", route_names[r], atomic_load(&m.count[r]));
+		    "%llu\n", route_names[r], atomic_load(&m->count[r]));
 	}
 	buf_addf(&b, "# HELP cv_serve_timeouts_total Connections closed idle "
 	    "or too slow.\n# TYPE cv_serve_timeouts_total counter\n"
-	    "cv_serve_timeouts_total %llu\n", atomic_load(&m.timeouts));
+	    "cv_serve_timeouts_total %llu\n", atomic_load(&m->timeouts));
 	*len = b.len;
 	return b.p;
 }
@@ -412,7 +416,7 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	struct req *rq = *con_cls;
 
 	if (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED)
-		atomic_fetch_add(&m.timeouts, 1);
+		atomic_fetch_add(&m->timeouts, 1);
 	if (rq == NULL)
 		return;
 	buf_free(&rq->body);
@@ -497,6 +501,51 @@ page_dir(void)
 	    rel[0], exe, rel[1]);
 }
 
+/* What a worker needs that main() read. */
+struct worker_opts {
+	struct valuer_opts vo;
+	const char	*db;
+	int		 timeout;
+};
+
+/* A worker: its own chain and daemon on its socket, until SIGTERM. */
+static int
+worker(int fd, int ready, void *arg)
+{
+	const struct worker_opts *wo = arg;
+	struct MHD_Daemon *d;
+	sigset_t sigs;
+	int sig;
+
+	value_init(&wo->vo);
+	board_init(wo->db);
+	/* One thread: the chain is valued one request at a time anyway. */
+	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
+	    MHD_USE_TURBO, 0, NULL, NULL, answer, NULL,
+	    MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)wo->timeout,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
+	    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
+	    MHD_OPTION_END);
+	if (d == NULL) {
+		warnx("worker %d: the HTTP daemon did not start", (int)getpid());
+		return 1;
+	}
+	if (ready >= 0) {
+		if (write(ready, "", 1) != 1)
+			warn("worker %d: saying it is up", (int)getpid());
+		close(ready);
+	}
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigwait(&sigs, &sig);
+	MHD_stop_daemon(d);
+	value_cleanup();
+	return 0;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -504,7 +553,7 @@ main(int argc, char *argv[])
 		{ "db",		  required_argument, NULL, 'd' },
 		{ "grade-config", required_argument, NULL, 'g' },
 		{ "help",	  no_argument,	     NULL, 'h' },
-		{ "threads",	  required_argument, NULL, 'j' },
+		{ "workers",	  required_argument, NULL, 'j' },
 		{ "listen",	  required_argument, NULL, 'l' },
 		{ "models",	  required_argument, NULL, 'm' },
 		{ "page",	  required_argument, NULL, 'P' },
@@ -517,12 +566,11 @@ main(int argc, char *argv[])
 	};
 	struct valuer_opts vo = { 0 };
 	struct sockaddr_storage ss;
-	struct MHD_Daemon *d;
+	struct worker_opts wo;
 	const char *listen = "127.0.0.1:8080", *db = NULL;
 	char *dir = NULL, *path;
-	sigset_t sigs;
 	size_t i;
-	int c, sig, threads = 2, timeout = 10;
+	int c, status, workers = 2, timeout = 10;
 
 	while ((c = getopt_long(argc, argv, "d:g:hj:l:m:P:r:S:t:vw:",
 	    longopts, NULL)) != -1) {
@@ -537,7 +585,7 @@ main(int argc, char *argv[])
 			help();
 			return fshut(stdout, "stdout");
 		case 'j':
-			threads = (int)number_arg(c, optarg, 1, 64, usage);
+			workers = (int)number_arg(c, optarg, 1, 64, usage);
 			break;
 		case 'l':
 			listen = optarg;
@@ -581,35 +629,20 @@ main(int argc, char *argv[])
 		files[i].data = read_file(path, &files[i].len);
 		free(path);
 	}
-	value_init(&vo);
-	board_init(db);
-	/* The daemon's threads inherit the mask: signals come to sigwait. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
-	    MHD_USE_TURBO, 0, NULL, NULL, answer, NULL,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)threads,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)timeout,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
-	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
-	    MHD_OPTION_NOTIFY_COMPLETED, completed, NULL,
-	    MHD_OPTION_END);
-	if (d == NULL)
-		errx(1, "%s: cannot listen (in use, or not an address of this "
-		    "machine)", listen);
+	m = mmap(NULL, sizeof(*m), PROT_READ | PROT_WRITE, MAP_SHARED |
+	    MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		err(1, "mmap");
+	wo.vo = vo;
+	wo.db = db;
+	wo.timeout = timeout;
 	if (verbose)
-		warnx("listening on %s, %d threads", listen, threads);
-	sigwait(&sigs, &sig);
-	MHD_stop_daemon(d);
-	value_cleanup();
+		warnx("listening on %s, %d workers", listen, workers);
+	status = workers_run(workers, &ss, listen, worker, &wo);
 	for (i = 0; i < NELEM(files); i++)
 		free(files[i].data);
 	free(dir);
 	schema_cleanup();
-	return 0;
+	return status;
 }

@@ -2,6 +2,7 @@
  * cv-serve's parts, one concern a file:
  *
  *	main.c		options, the HTTP daemon, routes, metrics
+ *	workers.c	the worker processes (-j) and their sockets
  *	value.c		POST /v1/value: a vehicle through the chain
  *	board.c		the dashboard's reads of the sqlite outputs
  *	features.c	cv-features' own code, compiled in (its main renamed)
@@ -13,7 +14,8 @@
  * goes through the very functions cv-features | cv-predict | cv-grade |
  * cv-warn run on a record.  Each stage reads one record's encoding and
  * puts its output record into a memory sink; all stages are called under
- * one lock (their state and the library's counters are not shared-safe).
+ * one lock (their state and the library's counters are not shared-safe):
+ * -j runs several processes, each with its own chain.
  */
 #ifndef CV_SERVE_H
 #define CV_SERVE_H
@@ -86,6 +88,17 @@ json_t		*value_health(void);
 
 /* board.c: GET routes over the sqlite outputs in db. */
 void		 board_init(const char *db);
+
+/*
+ * workers.c: n processes, each running serve(fd, ready, arg) on its own
+ * socket bound to ss; serve writes a byte to ready (when >= 0) once it
+ * answers, and returns its exit status on SIGTERM.  Returns 1 if a
+ * worker did not come up, else 0 once SIGINT or SIGTERM stopped them.
+ */
+struct sockaddr_storage;
+int		 workers_run(int n, const struct sockaddr_storage *ss,
+		    const char *addr, int (*serve)(int fd, int ready,
+		    void *), void *arg);
 /* 200 with *out, or an error status with an error object. */
 int		 board_request(const char *path, const char *query_light,
 		    const char *query_grade, long limit, long offset,
