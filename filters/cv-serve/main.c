@@ -543,6 +543,7 @@ worker(int fd, int ready, void *arg)
 	sigwait(&sigs, &sig);
 	MHD_stop_daemon(d);
 	value_cleanup();
+	schema_cleanup();
 	return 0;
 }
 
