@@ -13,9 +13,9 @@
  * The stage files include the filters' sources, so a vehicle valued here
  * goes through the very functions cv-features | cv-predict | cv-grade |
  * cv-warn run on a record.  Each stage reads one record's encoding and
- * puts its output record into a memory sink; all stages are called under
- * one lock (their state and the library's counters are not shared-safe):
- * -j runs several processes, each with its own chain.
+ * puts its output record into a memory sink.  The stages' state and the
+ * library's counters are not shared-safe, so a worker process answers
+ * from one thread, and -j runs several, each with its own chain.
  */
 #ifndef CV_SERVE_H
 #define CV_SERVE_H
@@ -83,7 +83,7 @@ void		 value_cleanup(void);
  */
 int		 value_request(const char *body, size_t len, int with_record,
 		    char **text);
-/* For /healthz: model version, state time; under the lock. */
+/* For /healthz: model version, state time. */
 json_t		*value_health(void);
 
 /* board.c: GET routes over the sqlite outputs in db. */

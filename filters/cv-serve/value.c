@@ -9,7 +9,6 @@
 #include <err.h>
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,7 +37,6 @@ struct watched {
 };
 
 static struct {
-	pthread_mutex_t	 lock;
 	struct valuer_opts o;
 	struct state	*st;
 	struct predict	*pred;
@@ -55,7 +53,7 @@ static struct {
 	double		 checked;	/* monotonic s, of the last check */
 	char		 why[1024];	/* the last reject's reason */
 	const char	*stage;		/* and who rejected */
-} v = { .lock = PTHREAD_MUTEX_INITIALIZER };
+} v;	/* a worker's one thread uses it (workers.c) */
 
 static void
 take_reject(const char *where, const char *reason)
@@ -123,7 +121,7 @@ watch_changed(struct watched *w)
 	return changed;
 }
 
-/* A new model version or state, read while requests wait (the lock). */
+/* A new model version or state, read while requests wait. */
 static void
 reload(int force)
 {
@@ -627,7 +625,7 @@ answer_text(json_t *a, int with_record)
 	return b.p;
 }
 
-/* The chain, under the lock: 0 with the answer in v.w, or -1 with v.why. */
+/* The chain: 0 with the answer in v.w, or -1 with v.why. */
 static int
 run_chain(void)
 {
@@ -719,7 +717,6 @@ value_json(const char *body, size_t len, int with_record, json_t **out,
 		json_decref(req);
 		return 422;
 	}
-	pthread_mutex_lock(&v.lock);
 	reload(0);
 	/* The make's key is the first part of the segment's. */
 	snprintf(make, sizeof(make), "%.*s", (int)strcspn(in.segment, "/"),
@@ -747,7 +744,6 @@ value_json(const char *body, size_t len, int with_record, json_t **out,
 			json_decref(a);
 		}
 	}
-	pthread_mutex_unlock(&v.lock);
 	json_decref(req);
 	return status;
 }
@@ -759,7 +755,6 @@ value_health(void)
 	char when[40];
 	int64_t at;
 
-	pthread_mutex_lock(&v.lock);
 	reload(0);
 	at = fstage_time(v.st);
 	j = json_pack("{ss,si,ss?,ss?}", "status", "ok", "model_version",
@@ -767,6 +762,5 @@ value_health(void)
 	    v.o.models);
 	json_object_set_new(j, "data_as_of", at == INT64_MIN ? json_null() :
 	    json_string(time_format(at, when, sizeof(when))));
-	pthread_mutex_unlock(&v.lock);
 	return j;
 }

@@ -94,7 +94,7 @@ workers_run(int n, const struct sockaddr_storage *ss, const char *addr,
 	pid_t *pid = ecalloc((size_t)n, sizeof(*pid));
 	int *fd = ecalloc((size_t)n, sizeof(*fd));
 	int *rd = ecalloc((size_t)n, sizeof(*rd));
-	int i, up, sig, status, stopping = 0;
+	int i, up, alive, sig, status, stopping = 0, rc = 0;
 	sigset_t sigs;
 	pid_t p;
 
@@ -122,12 +122,9 @@ workers_run(int n, const struct sockaddr_storage *ss, const char *addr,
 				kill(pid[i], SIGTERM);
 		while (wait(NULL) > 0 || errno == EINTR)
 			;
-		free(pid);
-		free(fd);
-		free(rd);
-		return 1;
+		rc = 1;
 	}
-	for (;;) {
+	while (rc == 0) {
 		if (sigwait(&sigs, &sig) != 0)
 			continue;
 		if (sig != SIGCHLD) {
@@ -153,17 +150,15 @@ workers_run(int n, const struct sockaddr_storage *ss, const char *addr,
 			sleep(1);	/* not a loop of failing starts */
 			pid[i] = start(fd[i], NULL, serve, arg);
 		}
-		if (stopping) {
-			for (up = 0, i = 0; i < n; i++)
-				up += pid[i] > 0;
-			if (up == 0)
-				break;
-		}
+		for (alive = 0, i = 0; i < n; i++)
+			alive += pid[i] > 0;
+		if (stopping && alive == 0)
+			break;
 	}
 	for (i = 0; i < n; i++)
 		close(fd[i]);
 	free(pid);
 	free(fd);
 	free(rd);
-	return 0;
+	return rc;
 }
